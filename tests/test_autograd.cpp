@@ -1,0 +1,156 @@
+// Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors;
+// gradient checks of the elementwise and reduction ops and of the differentiable views.
+#include <doctest/doctest.h>
+
+#include "gradcheck.h"
+#include "kernels/ops.h"
+
+using namespace mrc;
+using test::gradcheck;
+using test::rand_leaf;
+using test::rand_leaf_transposed;
+
+TEST_CASE("gradient accumulates across uses and calls") {
+  Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3}).requires_grad_();
+  Tensor y = sum(mul(x, x) + x * 3.0);  // dy/dx = 2x + 3
+  y.backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 7, 9});
+  sum(x).backward();  // accumulates
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{6, 8, 10});
+  x.zero_grad();
+  CHECK(!x.grad().defined());
+}
+
+TEST_CASE("diamond graph runs each node once with the summed gradient") {
+  Tensor x = Tensor::from_vector(std::vector<double>{0.5, -1.0}).requires_grad_();
+  Tensor a = exp(x);
+  Tensor b = mul(a, a);
+  Tensor c = add(a, b);  // a + a^2, da/dx = a
+  sum(c).backward();
+  auto xv = x.detach().to_vector<double>();
+  auto g = x.grad().to_vector<double>();
+  for (size_t i = 0; i < 2; ++i) {
+    const double e = std::exp(xv[i]);
+    CHECK(g[i] == doctest::Approx(e + 2 * e * e).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("no-grad scope, detach and requires_grad propagation") {
+  Tensor x = Tensor::ones({2}, DType::Float64).requires_grad_();
+  Tensor y = mul(x, 2.0);
+  CHECK(y.requires_grad());
+  CHECK(!y.is_leaf());
+  {
+    NoGradGuard ng;
+    Tensor z = mul(x, 2.0);
+    CHECK(!z.requires_grad());
+  }
+  Tensor d = y.detach();
+  CHECK(!d.requires_grad());
+  CHECK(d.storage() == y.storage());
+  Tensor w = Tensor::ones({2}, DType::Float64);
+  CHECK(!add(w, w).requires_grad());
+}
+
+TEST_CASE("clear errors") {
+  Tensor x = Tensor::ones({3}, DType::Float64).requires_grad_();
+  SUBCASE("non-scalar root without gradient") {
+    Tensor y = mul(x, 2.0);
+    CHECK_THROWS_WITH(y.backward(), doctest::Contains("one-element outputs"));
+  }
+  SUBCASE("backward through a freed graph") {
+    Tensor y = sum(exp(x));
+    y.backward();
+    CHECK_THROWS_WITH(y.backward(), doctest::Contains("second time"));
+    Tensor z = sum(exp(x));
+    z.backward(Tensor(), /*retain_graph=*/true);
+    CHECK_NOTHROW(z.backward());
+  }
+  SUBCASE("in-place change of a saved tensor") {
+    Tensor a = Tensor::ones({3}, DType::Float64);
+    Tensor y = sum(mul(x, a));  // saves a
+    a.fill_(2);
+    CHECK_THROWS_WITH(y.backward(), doctest::Contains("modified by an in-place operation"));
+  }
+  SUBCASE("in-place on a leaf that requires grad") { CHECK_THROWS_AS(x.fill_(0), std::logic_error); }
+  SUBCASE("shape mismatch") {
+    CHECK_THROWS_WITH(add(Tensor::ones({2, 3}), Tensor::ones({4})), doctest::Contains("cannot be broadcast"));
+  }
+  SUBCASE("dtype mismatch") {
+    CHECK_THROWS_WITH(add(Tensor::ones({2}), Tensor::ones({2}, DType::Float64)), doctest::Contains("dtype mismatch"));
+  }
+}
+
+TEST_CASE("gradcheck: unary ops") {
+  for (uint64_t seed : {1, 2, 3}) {
+    Generator gen(seed);
+    Tensor x = rand_leaf({3, 4}, gen, 0.2, 2.0);
+    Tensor xt = rand_leaf_transposed({3, 4}, gen, 0.2, 2.0);
+    for (const Tensor& in : {x, xt}) {
+      gradcheck([](const std::vector<Tensor>& v) { return exp(v[0]); }, {in});
+      gradcheck([](const std::vector<Tensor>& v) { return log(v[0]); }, {in});
+      gradcheck([](const std::vector<Tensor>& v) { return sqrt(v[0]); }, {in});
+      gradcheck([](const std::vector<Tensor>& v) { return rsqrt(v[0]); }, {in});
+      gradcheck([](const std::vector<Tensor>& v) { return pow(v[0], 2.5); }, {in});
+      gradcheck([](const std::vector<Tensor>& v) { return log1p(v[0]); }, {in});
+    }
+    Tensor s = rand_leaf({2, 5}, gen, -2, 2);
+    gradcheck([](const std::vector<Tensor>& v) { return sigmoid(v[0]); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return tanh(v[0]); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return relu(v[0]); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return abs(v[0]); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return neg(v[0]); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return clamp(v[0], -0.5, 0.7); }, {s});
+    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], 3.0) + 1.0; }, {s});
+  }
+}
+
+TEST_CASE("gradcheck: binary ops with broadcasting") {
+  for (uint64_t seed : {4, 5, 6}) {
+    Generator gen(seed);
+    Tensor a = rand_leaf({2, 3, 4}, gen), b = rand_leaf({3, 1}, gen, 0.5, 1.5);
+    Tensor at = rand_leaf_transposed({3, 4}, gen);
+    gradcheck([](const std::vector<Tensor>& v) { return add(v[0], v[1], 0.3); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return sub(v[0], v[1]); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], v[1]); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return div(v[0], v[1]); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return maximum(v[0], v[1]); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return minimum(v[0], v[1]); }, {a, b});
+    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], v[1]); }, {at, b});
+    gradcheck([](const std::vector<Tensor>& v) { return where(gt(v[0], 0.0), v[0], v[1]); }, {a, b});
+  }
+}
+
+TEST_CASE("gradcheck: reductions and views") {
+  for (uint64_t seed : {7, 8, 9}) {
+    Generator gen(seed);
+    Tensor x = rand_leaf({2, 3, 4}, gen);
+    Tensor xt = rand_leaf_transposed({3, 4}, gen);
+    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {1}); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {0, 2}, true); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return mean(v[0], {-1}); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return max(v[0], 1).first; }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return min(v[0], 2, true).first; }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return max(v[0]); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {0}); }, {xt});
+    gradcheck([](const std::vector<Tensor>& v) { return norm(v[0]); }, {xt});
+    gradcheck([](const std::vector<Tensor>& v) { return v[0].permute({2, 0, 1}).reshape({4, 6}); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return v[0].narrow(1, 1, 2).select(2, 3); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return v[0].slice(2, 0, 4, 2); }, {x});
+    gradcheck([](const std::vector<Tensor>& v) { return v[0].unsqueeze(1).expand({3, 5, 4}); }, {xt});
+    gradcheck([](const std::vector<Tensor>& v) { return v[0].contiguous().view({12}); }, {xt});
+  }
+}
+
+TEST_CASE("reductions: values") {
+  Tensor x = Tensor::from_vector(std::vector<float>{3, 1, 4, 1, 5, 9, 2, 6}, {2, 4});
+  CHECK(sum(x).item<float>() == 31.f);
+  CHECK(sum(x, {1}).to_vector<float>() == std::vector<float>{9, 22});
+  CHECK(mean(x, {0}).to_vector<float>() == std::vector<float>{4, 5, 3, 3.5});
+  auto [v, i] = max(x, 1);
+  CHECK(v.to_vector<float>() == std::vector<float>{4, 9});
+  CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{2, 1});
+  CHECK(argmin(x, 1).to_vector<int64_t>() == std::vector<int64_t>{1, 2});  // first of the tied 1s
+  CHECK(count_nonzero(gt(x, 3.0)) == 4);
+  CHECK(sum(Tensor::zeros({0, 3}), {0}).to_vector<float>() == std::vector<float>{0, 0, 0});
+}
