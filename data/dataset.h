@@ -22,7 +22,7 @@ struct Region {
   float width = 0, height = 0;             // Rect
   float cx = 0, cy = 0, rx = 0, ry = 0;    // Circle (rx == ry) / Ellipse
   float theta = 0;                         // Ellipse rotation, radians (VIA 2.x)
-  std::vector<std::vector<float>> coco_polygons;  // a COCO segmentation may hold several polygons
+  std::vector<std::vector<double>> coco_polygons; // a COCO segmentation may hold several polygons (double: pycocotools rounds 5x+0.5)
   std::vector<uint32_t> rle_counts;        // Rle: column-major run lengths (uncompressed form)
   bool coco_coordinates = false;
   int class_id = 1;                        // index into Dataset::class_names
