@@ -1,0 +1,99 @@
+// Lazily created per-device CUDA state: streams, cuBLAS / cuDNN handles, device properties, TF32 switch.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tensor/cuda/context.h"
+#include "tensor/device.h"
+
+namespace mrc::cuda {
+
+namespace {
+
+struct PerDevice {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  std::unique_ptr<cudaDeviceProp> props;
+};
+
+std::mutex g_mutex;
+std::atomic<bool> g_allow_tf32{false};
+
+// Never destroyed: handles may be used by tensors freed during static teardown, and destroying CUDA
+// objects after the runtime has unloaded fails.
+std::vector<PerDevice>& per_device() {
+  static auto* v = new std::vector<PerDevice>();
+  return *v;
+}
+
+PerDevice& slot(int device) {  // caller holds g_mutex
+  check_device_index(device);
+  auto& v = per_device();
+  if (v.size() < size_t(cuda_device_count())) v.resize(size_t(cuda_device_count()));
+  return v[size_t(device)];
+}
+
+cudaStream_t stream_locked(int device) {
+  PerDevice& d = slot(device);
+  if (!d.stream) {
+    DeviceGuard guard(device);
+    MRC_CUDA_CHECK(cudaStreamCreateWithFlags(&d.stream, cudaStreamDefault));
+  }
+  return d.stream;
+}
+
+}  // namespace
+
+cudaStream_t current_stream(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return stream_locked(device);
+}
+
+cublasHandle_t cublas_handle(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  PerDevice& d = slot(device);
+  if (!d.cublas) {
+    const cudaStream_t s = stream_locked(device);
+    DeviceGuard guard(device);
+    MRC_CUBLAS_CHECK(cublasCreate(&d.cublas));
+    MRC_CUBLAS_CHECK(cublasSetStream(d.cublas, s));
+    MRC_CUBLAS_CHECK(cublasSetPointerMode(d.cublas, CUBLAS_POINTER_MODE_HOST));
+  }
+  MRC_CUBLAS_CHECK(cublasSetMathMode(d.cublas, g_allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  return d.cublas;
+}
+
+cudnnHandle_t cudnn_handle(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  PerDevice& d = slot(device);
+  if (!d.cudnn) {
+    const cudaStream_t s = stream_locked(device);
+    DeviceGuard guard(device);
+    MRC_CUDNN_CHECK(cudnnCreate(&d.cudnn));
+    MRC_CUDNN_CHECK(cudnnSetStream(d.cudnn, s));
+  }
+  return d.cudnn;
+}
+
+const cudaDeviceProp& device_properties(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  PerDevice& d = slot(device);
+  if (!d.props) {
+    auto p = std::make_unique<cudaDeviceProp>();
+    MRC_CUDA_CHECK(cudaGetDeviceProperties(p.get(), device));
+    d.props = std::move(p);
+  }
+  return *d.props;
+}
+
+int sm_count(int device) { return device_properties(device).multiProcessorCount; }
+
+void synchronize(int device) { MRC_CUDA_CHECK(cudaStreamSynchronize(current_stream(device))); }
+
+bool allow_tf32() { return g_allow_tf32; }
+void set_allow_tf32(bool on) { g_allow_tf32 = on; }
+
+}  // namespace mrc::cuda
