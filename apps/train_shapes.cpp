@@ -16,6 +16,7 @@
 #include "optim/checkpoint.h"
 #include "optim/sgd.h"
 #include "tensor/atomic_file.h"
+#include "tensor/parallel.h"
 
 using namespace mrc;
 

@@ -79,7 +79,8 @@ struct Target {
 };
 
 struct Batch {
-  Tensor images;                 // [B, 3, H, W] float32, normalized, zero-padded; H, W multiples of pad_multiple
+  Tensor images;                 // [B, C, H, W] float32 (C = load.decode.channels, 3 unless set), normalized,
+                                 // zero-padded at the bottom/right; H, W multiples of pad_multiple
   std::vector<Target> targets;   // B entries
   int64_t epoch = 0;
   int64_t index = 0;             // batch index within the epoch

@@ -280,7 +280,8 @@ Image render_line_chart(const std::string& title, const std::string& x_label, co
   for (double t : yticks) tick_w = std::max(tick_w, text_width(format_tick(t, ay.step), 2));
   ChartFrame f;
   f.left = 8 + (y_label.empty() ? 0 : 20) + tick_w + 10;
-  f.right = width - 24;
+  // The last x tick label is centred on the right edge of the plot: keep room for its half.
+  f.right = width - std::max(24, text_width(format_tick(xticks.back(), ax.step), 2) / 2 + 8);
   f.top = title_h + int(rows.size()) * row_h + 10;
   f.bottom = height - 16 - (x_label.empty() ? 0 : 22) - 22;
   f.x_min = ax.lo;

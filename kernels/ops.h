@@ -4,6 +4,8 @@
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/index/index.h"
 #include "kernels/linalg/linalg.h"
+#include "kernels/loss/loss.h"
+#include "kernels/softmax/softmax.h"
 #include "kernels/norm/norm.h"
 #include "kernels/pool/pool.h"
 #include "kernels/reduce/reduce.h"

@@ -49,6 +49,24 @@ TEST_CASE("box ops by hand") {
   CHECK(keep[0] == 1);
 }
 
+TEST_CASE("box_iou: a large matrix split across threads covers every entry once") {
+  // 7 x 20000 entries (more than one parallel chunk, rows split mid-way); each entry equals the
+  // pairwise formula.
+  std::vector<float> a, b;
+  for (int i = 0; i < 7; ++i) a.insert(a.end(), {float(i), float(2 * i), float(i + 30), float(2 * i + 25)});
+  for (int j = 0; j < 20000; ++j) {
+    const float x = float(j % 97), y = float(j % 61);
+    b.insert(b.end(), {x, y, x + float(5 + j % 40), y + float(3 + j % 33)});
+  }
+  std::vector<float> out(7 * 20000, -1.f);
+  box_iou_cpu(a.data(), 7, b.data(), 20000, out.data());
+  size_t bad = 0;
+  for (size_t i = 0; i < 7; ++i)
+    for (size_t j = 0; j < 20000; ++j)
+      bad += out[i * 20000 + j] != box_iou(&a[4 * i], box_area(&a[4 * i]), &b[4 * j], box_area(&b[4 * j]));
+  CHECK(bad == 0);
+}
+
 TEST_CASE("box ops match torchvision") {
   const SafetensorsFile f = mrc::test::load_detection_fixture("box_ops.safetensors");
   auto run = [&](auto zero, const std::string& p) {

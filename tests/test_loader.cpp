@@ -161,12 +161,13 @@ TEST_CASE("loader: batch shapes and dtypes, padding to 32, normalized pixels, bo
       const Sample& orig = set.originals.at(t.image_id);
       CHECK(t.original_width == orig.image.width);
       CHECK(t.original_height == orig.image.height);
-      // torchvision: the shorter side goes to 100 unless the longer one would pass 180.
-      const double s = std::min(100.0 / std::min(orig.image.width, orig.image.height),
-                                180.0 / std::max(orig.image.width, orig.image.height));
+      // torchvision: the shorter side goes to 100 unless the longer one would pass 180; torch
+      // computes the scale in float32 (0.9f is just below 0.9: 200 * 0.9f floors to 179).
+      const float s = std::min(1.0f / float(std::min(orig.image.width, orig.image.height)) * 100.0f,
+                               1.0f / float(std::max(orig.image.width, orig.image.height)) * 180.0f);
       CHECK(t.scale == doctest::Approx(s).epsilon(1e-6));
-      CHECK(t.window.y2 == int(std::floor(orig.image.height * s)));
-      CHECK(t.window.x2 == int(std::floor(orig.image.width * s)));
+      CHECK(t.window.y2 == int(std::floor(orig.image.height * double(s))));
+      CHECK(t.window.x2 == int(std::floor(orig.image.width * double(s))));
       CHECK(t.height % 32 == 0);
       CHECK(t.width % 32 == 0);
       max_h = std::max<int64_t>(max_h, t.height);
@@ -280,7 +281,7 @@ TEST_CASE("loader: the same seed gives the same batches for 1 and 3 workers; epo
   for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == set.dataset.images[i].image_id);
 }
 
-TEST_CASE("loader: matterport square mode, window and scale map boxes back onto the photo") {
+TEST_CASE("loader: matterport square mode: window, scale, padding and boxes by hand") {
   const TestSet& set = test_set();
   LoaderOptions o;
   o.batch_size = 2;
@@ -305,25 +306,76 @@ TEST_CASE("loader: matterport square mode, window and scale map boxes back onto 
       CHECK(t.window.x2 == t.window.x1 + rw);
       CHECK(t.width == 128);
       CHECK(t.height == 128);
+      // Boxes are those of the photo's masks resized by the plan (matterport resizes masks with
+      // scipy's order-0 zoom).
       REQUIRE(t.boxes.size(0) == int64_t(orig.instances.size()));
-      // A resized mask edge moves by at most one output pixel: 1/scale original pixels, plus rounding.
-      const double tol = 1.0 / s + 0.5;
       for (int64_t j = 0; j < t.boxes.size(0); ++j) {
+        const Box want = mask_to_box(apply_resize(orig.instances[size_t(j)].mask, t.plan, MaskResample::AlignCorners));
         const float* bx = t.boxes.data<float>() + 4 * j;
-        const Box back{float((bx[0] - t.window.x1) / t.scale), float((bx[1] - t.window.y1) / t.scale),
-                       float((bx[2] - t.window.x1) / t.scale), float((bx[3] - t.window.y1) / t.scale)};
-        const Box& want = orig.instances[size_t(j)].box;
-        CHECK(std::fabs(back.x1 - want.x1) <= tol);
-        CHECK(std::fabs(back.y1 - want.y1) <= tol);
-        CHECK(std::fabs(back.x2 - want.x2) <= tol);
-        CHECK(std::fabs(back.y2 - want.y2) <= tol);
-        const Box via_plan = t.plan.to_original(Box{bx[0], bx[1], bx[2], bx[3]});
-        CHECK(via_plan.x1 == doctest::Approx(back.x1));
-        CHECK(via_plan.y2 == doctest::Approx(back.y2));
+        CHECK(bx[0] == want.x1);
+        CHECK(bx[1] == want.y1);
+        CHECK(bx[2] == want.x2);
+        CHECK(bx[3] == want.y2);
       }
-      // The square's padding is black before normalization: -MEAN_PIXEL after it.
       CHECK(t.window.y1 + t.window.x1 > 0);  // no photo here is square
       CHECK(b.images.data<float>()[k * 3 * 128 * 128] == doctest::Approx(-123.7f));
+    }
+  }
+}
+
+TEST_CASE("loader: window and scale map a box back onto the original photo") {
+  // Solid rectangles (no thin tips for the resampling to drop), on a 150x90 photo.
+  const TestSet& set = test_set();
+  Dataset ds;
+  ds.source = (set.dir / "rects.json").string();
+  ds.class_names = {"BG", "box"};
+  ImageRecord rec;
+  rec.image_id = "rects.png";
+  rec.path = (set.dir / "rects.png").string();
+  const float rects[3][4] = {{10, 5, 40, 30}, {70, 40, 60, 45}, {0, 0, 20, 89}};  // x, y, w, h
+  for (const auto& r : rects) {
+    Region reg;
+    reg.kind = ShapeKind::Rect;
+    reg.xs = {r[0]};
+    reg.ys = {r[1]};
+    reg.width = r[2];
+    reg.height = r[3];
+    rec.regions.push_back(reg);
+  }
+  ds.images.push_back(rec);
+  write_png(rec.path, Image(150, 90, 3, 128));
+  const Sample orig = load_sample(ds, 0);
+
+  for (const ResizeConfig& cfg : {ResizeConfig::matterport(ResizeMode::Square, 64, 128),
+                                  ResizeConfig::matterport(ResizeMode::Square, 256, 320),
+                                  ResizeConfig::torchvision(64, 100, 32)}) {
+    LoaderOptions o;
+    o.batch_size = 1;
+    o.resize = cfg;
+    Loader loader(ds, o);
+    loader.begin_epoch(0);
+    const Batch b = *loader.next();
+    const Target& t = b.targets[0];
+    CHECK(t.original_width == 150);
+    CHECK(t.original_height == 90);
+    REQUIRE(t.boxes.size(0) == 3);
+    // A resized edge lands within one output pixel of the scaled edge: 1/scale original pixels.
+    const double tol = 1.0 / t.scale + 1e-3;
+    for (int j = 0; j < 3; ++j) {
+      const float* bx = t.boxes.data<float>() + 4 * j;
+      const double back[4] = {(bx[0] - t.window.x1) / t.scale, (bx[1] - t.window.y1) / t.scale,
+                              (bx[2] - t.window.x1) / t.scale, (bx[3] - t.window.y1) / t.scale};
+      const Box& want = orig.instances[size_t(j)].box;
+      CHECK(std::fabs(back[0] - want.x1) <= tol);
+      CHECK(std::fabs(back[1] - want.y1) <= tol);
+      CHECK(std::fabs(back[2] - want.x2) <= tol);
+      CHECK(std::fabs(back[3] - want.y2) <= tol);
+      // The plan maps back per axis (resized / original size, as torchvision's postprocess does).
+      const Box via_plan = t.plan.to_original(Box{bx[0], bx[1], bx[2], bx[3]});
+      const double sx = double(t.plan.resized_width) / 150, sy = double(t.plan.resized_height) / 90;
+      CHECK(via_plan.x1 == doctest::Approx((bx[0] - t.window.x1) / sx).epsilon(1e-5));
+      CHECK(via_plan.y2 == doctest::Approx((bx[3] - t.window.y1) / sy).epsilon(1e-5));
+      CHECK(std::fabs(via_plan.y2 - want.y2) <= 1.0 / sy + 1e-3);
     }
   }
 }

@@ -27,7 +27,7 @@ std::vector<double> train(const std::string& kind, int steps, uint64_t seed) {
   }
   std::vector<double> losses;
   for (int s = 0; s < steps; ++s) {
-    const toy::Batch b = toy::make_shapes_batch(16, gen);
+    const toy::Batch b = toy::make_shapes_batch(32, gen);
     const Tensor loss = cross_entropy(model.forward(b.images), b.labels);
     opt->zero_grad();
     loss.backward();
@@ -48,14 +48,14 @@ double tail_mean(const std::vector<double>& v, size_t n) {
 TEST_CASE("shapes CNN learns with SGD and with Adam, deterministically") {
   for (const std::string kind : {"sgd", "adam"}) {
     CAPTURE(kind);
-    const auto a = train(kind, 80, 3);
-    const auto b = train(kind, 80, 3);
+    const auto a = train(kind, 150, 3);
+    const auto b = train(kind, 150, 3);
     CHECK(a == b);
     const double start = tail_mean(std::vector<double>(a.begin(), a.begin() + 5), 5);
     const double end = tail_mean(a, 10);
     MESSAGE(kind << ": loss " << start << " -> " << end);
     CHECK(start > 0.9);   // about ln 3 at random initialization
-    CHECK(end < 0.45);
+    CHECK(end < (kind == "sgd" ? 0.7 : 0.3));  // chance level is ln 3 = 1.0986
   }
 }
 

@@ -17,7 +17,7 @@ _ST2NP = {v: k for k, v in _NP2ST.items()}
 def _to_numpy(value):
     if hasattr(value, "detach"):  # torch.Tensor
         value = value.detach().cpu().contiguous().numpy()
-    return np.ascontiguousarray(value)
+    return np.asarray(value).copy(order="C")  # (ascontiguousarray would turn 0-d scalars into shape [1])
 
 
 def save(path, tensors, metadata=None):

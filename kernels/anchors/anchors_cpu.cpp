@@ -5,7 +5,6 @@
 
 #include "kernels/anchors/anchors.h"
 #include "kernels/detection_math.h"
-#include "tensor/parallel.h"
 
 namespace mrc::kernels {
 
@@ -36,12 +35,11 @@ AnchorGrid anchor_grid(int64_t image_h, int64_t image_w, int64_t grid_h, int64_t
 }
 
 void grid_anchors_cpu(const float* cell, int64_t num_cell, const AnchorGrid& g, float* out) {
-  mrc::parallel_for(g.grid_h, 16, [&](int64_t y0, int64_t y1) {
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = 0; x < g.grid_w; ++x)
-        for (int64_t a = 0; a < num_cell; ++a)
-          shift_anchor(cell + 4 * a, x * g.stride_w, y * g.stride_h, out + 4 * ((y * g.grid_w + x) * num_cell + a));
-  });
+  // A few MB of stores at most (0.1 ms): threads would cost more to wake than they save.
+  for (int64_t y = 0; y < g.grid_h; ++y)
+    for (int64_t x = 0; x < g.grid_w; ++x)
+      for (int64_t a = 0; a < num_cell; ++a)
+        shift_anchor(cell + 4 * a, x * g.stride_w, y * g.stride_h, out + 4 * ((y * g.grid_w + x) * num_cell + a));
 }
 
 std::vector<float> pyramid_anchors_cpu(const std::vector<std::vector<float>>& cells, const std::vector<AnchorGrid>& grids) {

@@ -2,6 +2,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")  // round like torchvision's (unfused) build, see host_device.h
 #endif
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -30,11 +31,13 @@ void box_iou_cpu(const T* a, int64_t n, const T* b, int64_t m, T* out) {
   check_count(m, "box_iou_cpu", "m");
   std::vector<T> area_b(static_cast<size_t>(m));
   for (int64_t j = 0; j < m; ++j) area_b[size_t(j)] = box_area(b + 4 * j);
-  mrc::parallel_for(n, 64, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
+  // Split the n x m entries, not the rows: the RPN asks for a dozen gt rows by 200k anchors.
+  mrc::parallel_for(n * m, 1 << 16, [&](int64_t e0, int64_t e1) {
+    for (int64_t i = e0 / m; i * m < e1; ++i) {
       const T* ai = a + 4 * i;
       const T aa = box_area(ai);
-      for (int64_t j = 0; j < m; ++j) out[i * m + j] = box_iou(ai, aa, b + 4 * j, area_b[size_t(j)]);
+      for (int64_t j = std::max(e0 - i * m, int64_t(0)); j < std::min(e1 - i * m, m); ++j)
+        out[i * m + j] = box_iou(ai, aa, b + 4 * j, area_b[size_t(j)]);
     }
   });
 }

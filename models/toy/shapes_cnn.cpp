@@ -31,10 +31,12 @@ Batch make_shapes_batch(int64_t n, Generator& gen) {
     labels[size_t(i)] = shape;
     const double r = gen.uniform(6, 11);
     const double cx = gen.uniform(r, S - r), cy = gen.uniform(r, S - r);
+    // random colours, with the shape always clearly lighter or darker than the background
+    const double polarity = gen.uniform() < 0.5 ? 1 : -1;
     float fg[3], bg[3];
     for (int c = 0; c < 3; ++c) {
-      fg[c] = float(gen.uniform(-1, 1));
-      bg[c] = float(gen.uniform(-1, 1));
+      bg[c] = float(-polarity * gen.uniform(0.2, 1));
+      fg[c] = float(polarity * gen.uniform(0.2, 1));
     }
     for (int64_t y = 0; y < S; ++y)
       for (int64_t x = 0; x < S; ++x) {
