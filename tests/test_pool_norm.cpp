@@ -6,40 +6,14 @@
 #include "kernels/ops.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
+#include "torch_compare.h"
 
 using namespace mrc;
 using test::gradcheck;
 using test::rand_leaf;
 
-namespace {
-
-void expect_close(const Tensor& got, const Tensor& want, double rtol, const std::string& what) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), what << ": shape " << shape_str(got.shape()) << " vs " << shape_str(want.shape()));
-  const auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  double worst = 0;
-  int bad = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    const double err = std::abs(g[i] - w[i]);
-    worst = std::max(worst, err);
-    if (!test::close(g[i], w[i], 1e-6, rtol) && bad++ < 3) MESSAGE(what << "[" << i << "]: " << g[i] << " vs " << w[i]);
-  }
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " mismatches, max abs error " << worst);
-}
-
-// Runs f on the fixture's inputs and compares the output and the gradients of sum(out * w) with torch.
-void against_torch(const std::map<std::string, Tensor>& ref, const std::string& name,
-                   const std::vector<std::pair<std::string, std::string>>& inputs,  // (grad name, fixture key)
-                   const std::function<Tensor(const std::vector<Tensor>&)>& f) {
-  std::vector<Tensor> xs;
-  for (auto& [n, key] : inputs) xs.push_back(ref.at(key).clone().requires_grad_());
-  const Tensor out = f(xs);
-  expect_close(out, ref.at(name + ".out"), 1e-5, name + " forward");
-  const auto grads = grad(sum(mul(out, ref.at(name + ".w"))), xs);
-  for (size_t i = 0; i < xs.size(); ++i)
-    expect_close(grads[i], ref.at(name + ".grad." + inputs[i].first), 1e-4, name + " grad " + inputs[i].first);
-}
-
-}  // namespace
+using test::against_torch;
+using test::expect_close;
 
 TEST_CASE("max_pool2d and upsampling by hand") {
   Tensor x = Tensor::arange(16, DType::Float32).view({1, 1, 4, 4});
