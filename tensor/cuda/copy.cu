@@ -48,7 +48,9 @@ __device__ __forceinline__ O convert(I x) {
   if constexpr (std::is_same_v<O, I>) {
     return x;
   } else if constexpr (is_half_v<I>) {
-    const float f = std::is_same_v<I, __half> ? __half2float(x) : __bfloat162float(x);
+    float f;
+    if constexpr (std::is_same_v<I, __half>) f = __half2float(x);
+    else f = __bfloat162float(x);
     if constexpr (is_half_v<O>) return half_from<O>(f);
     else return static_cast<O>(f);
   } else if constexpr (is_half_v<O>) {

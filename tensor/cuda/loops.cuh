@@ -179,10 +179,10 @@ __device__ __forceinline__ Vec<T, V> load_vec(const void* p, int64_t v, bool sca
 template <int V, class F, class Out, class... In, size_t... K>
 __device__ __forceinline__ void apply_vec(int64_t v, unsigned scalar_mask, const F& f, Out* out,
                                           const InPtrs<sizeof...(In)>& in, std::index_sequence<K...>) {
-  const cuda::std::tuple<Vec<In, V>...> vals{load_vec<In, V>(in.p[K], v, (scalar_mask >> K) & 1u)...};
+  const ::cuda::std::tuple<Vec<In, V>...> vals{load_vec<In, V>(in.p[K], v, (scalar_mask >> K) & 1u)...};
   Vec<Out, V> o;
 #pragma unroll
-  for (int j = 0; j < V; ++j) o.v[j] = f(cuda::std::get<K>(vals).v[j]...);
+  for (int j = 0; j < V; ++j) o.v[j] = f(::cuda::std::get<K>(vals).v[j]...);
   reinterpret_cast<Vec<Out, V>*>(out)[v] = o;
 }
 
