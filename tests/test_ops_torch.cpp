@@ -109,9 +109,9 @@ TEST_CASE("gradcheck: conv, matmul, softmax, losses") {
 TEST_CASE("bad input gives clear errors") {
   CHECK_THROWS_WITH(conv2d(Tensor::zeros({1, 3, 8, 8}), Tensor::zeros({4, 2, 3, 3})), doctest::Contains("input channels"));
   CHECK_THROWS_WITH(matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 2})), doctest::Contains("cannot be multiplied"));
-  CHECK_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 5})), doctest::Contains("in_features"));
+  CHECK_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 5})), doctest::Contains("[4, 5]"));
   CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}), Tensor::zeros({2}, DType::Float32)), doctest::Contains("int64"));
   CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}), Tensor::from_vector(std::vector<int64_t>{0, 3})),
-                    doctest::Contains("target values"));
-  CHECK_THROWS_WITH(smooth_l1_loss(Tensor::zeros({2}), Tensor::zeros({3})), doctest::Contains("same shape"));
+                    doctest::Contains("[0, 3)"));
+  CHECK_THROWS_WITH(smooth_l1_loss(Tensor::zeros({2}), Tensor::zeros({3})), doctest::Contains("has shape [3]"));
 }

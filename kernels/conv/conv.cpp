@@ -10,7 +10,11 @@ namespace mrc {
 
 namespace {
 
-std::string pair_str(Int2 v) { return "(" + std::to_string(v.h) + ", " + std::to_string(v.w) + ")"; }
+std::string pair_str(Int2 v) {
+  std::string s = std::to_string(v.h);
+  s.append(", ").append(std::to_string(v.w));
+  return "(" + s + ")";
+}
 
 Conv2dParams make_params(const char* op, Int2 stride, Int2 padding, Int2 dilation, int64_t groups) {
   if (stride.h < 1 || stride.w < 1) throw_arg(op, "stride must be >= 1, got " + pair_str(stride));

@@ -6,6 +6,9 @@
 //   forward        out[M/G x P]  = W[M/G x K] * col[K x P]            (+ bias)
 //   input grad     col[K x P]    = W^T * grad_out, then col2im        (1x1 stride 1: straight into grad_x)
 //   weight grad    gW[M/G x K]   = sum over images of grad_out * col^T
+// GCC 12 flags Eigen's AVX-512 packet code with a false -Wmaybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 
 #include <array>
@@ -264,3 +267,5 @@ void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b) {
 }
 
 }  // namespace mrc::cpu
+
+#pragma GCC diagnostic pop

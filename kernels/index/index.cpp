@@ -13,6 +13,16 @@ namespace mrc {
 
 namespace {
 
+// True when a tensor of shape s broadcasts to exactly shape t.
+bool broadcasts_to(const Shape& s, const Shape& t) {
+  if (s.size() > t.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const int64_t a = s[s.size() - 1 - i], b = t[t.size() - 1 - i];
+    if (a != 1 && a != b) return false;
+  }
+  return true;
+}
+
 // The index as contiguous int64 on x's device, or a clear error.
 Tensor as_index(const char* op, const Tensor& index, const Tensor& x, const char* arg = "index") {
   check_defined(op, index, arg);
@@ -193,7 +203,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_defined("masked_fill", mask, "mask");
   if (mask.dtype() != DType::UInt8) throw_arg("masked_fill", std::string("mask must be uint8, got ") + dtype_name(mask.dtype()));
   check_same_device("masked_fill", x, mask);
-  if (broadcast_shapes(mask.shape(), x.shape()) != x.shape())
+  if (!broadcasts_to(mask.shape(), x.shape()))
     throw_arg("masked_fill", "mask of shape " + shape_str(mask.shape()) + " does not broadcast to x's shape " + shape_str(x.shape()));
   return where(mask, Tensor::scalar(value, x.dtype(), x.device()), x);
 }

@@ -1,6 +1,6 @@
-// CPU batched GEMM on Eigen: operands are mapped in place (row- or column-major with a leading
-// dimension). Batches run in parallel; a single large product is split into two column halves, fixed by
-// the shapes, so each output element is computed the same way whatever the thread count.
+// CPU GEMM on Eigen (Eigen itself stays single-threaded: EIGEN_DONT_PARALLELIZE). Work units are
+// (batch item, part); a lone large product is cut into two halves along its larger output dim. The cut
+// depends only on the shapes, so every element is computed the same way whatever the thread count.
 #include <Eigen/Core>
 
 #include "kernels/linalg/linalg.h"
@@ -11,54 +11,76 @@ namespace mrc::cpu {
 namespace {
 
 template <class T, int Order>
-using MapM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, 0, Eigen::OuterStride<>>;
+using ConstMat = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <class T>
-using OutMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::OuterStride<>>;
+using OutMat = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// Calls f with an Eigen map of the [rows, cols] matrix at p (layout l).
-template <class T, class F>
-void with_map(const T* p, int64_t rows, int64_t cols, const MatLayout& l, F&& f) {
-  if (l.row_major)
-    f(MapM<T, Eigen::RowMajor>(p, rows, cols, Eigen::OuterStride<>(l.ld)));
+// c[m, n] (+)= a[m, k] @ b[k, n]; c row-major with leading dimension ldc.
+template <class T>
+void gemm(const T* a, const MatLayout& la, const T* b, const MatLayout& lb, T* c, int64_t ldc, int64_t m, int64_t n,
+          int64_t k, bool accumulate) {
+  OutMat<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
+  if (k == 0) {
+    if (!accumulate) cm.setZero();
+    return;
+  }
+  auto run = [&](const auto& am, const auto& bm) {
+    if (accumulate)
+      cm.noalias() += am * bm;
+    else
+      cm.noalias() = am * bm;
+  };
+  auto with_b = [&](const auto& am) {
+    if (lb.row_major)
+      run(am, ConstMat<T, Eigen::RowMajor>(b, k, n, Eigen::OuterStride<>(lb.ld)));
+    else
+      run(am, ConstMat<T, Eigen::ColMajor>(b, k, n, Eigen::OuterStride<>(lb.ld)));
+  };
+  if (la.row_major)
+    with_b(ConstMat<T, Eigen::RowMajor>(a, m, k, Eigen::OuterStride<>(la.ld)));
   else
-    f(MapM<T, Eigen::ColMajor>(p, rows, cols, Eigen::OuterStride<>(l.ld)));
+    with_b(ConstMat<T, Eigen::ColMajor>(a, m, k, Eigen::OuterStride<>(la.ld)));
 }
 
 }  // namespace
 
 void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
-  const int64_t B = a.size(0), M = a.size(1), K = a.size(2), N = b.size(2);
-  const MatLayout la = mat_layout(M, K, a.stride(1), a.stride(2));
-  const MatLayout lb = mat_layout(K, N, b.stride(1), b.stride(2));
+  const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+  if (batch == 0 || m == 0 || n == 0) return;
+  const MatLayout la = mat_layout(m, k, a.stride(1), a.stride(2));
+  const MatLayout lb = mat_layout(k, n, b.stride(1), b.stride(2));
+  if (!la.ok || !lb.ok) throw_arg("bmm (cpu)", "operand layout is neither row- nor column-major");
+  const int64_t sa = a.stride(0), sb = b.stride(0);
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  const bool split_cols = n >= m;
+  const int64_t extent = split_cols ? n : m;
+  const int64_t parts = (batch == 1 && flops >= double(1 << 22) && extent >= 64) ? 2 : 1;
+  const int64_t half = ((extent + 1) / 2 + 15) / 16 * 16;  // whole SIMD panels in the first half
+  // element step between consecutive rows of a / columns of b
+  const int64_t a_row = la.row_major ? la.ld : 1, b_col = lb.row_major ? 1 : lb.ld;
+  const int64_t grain = std::max<int64_t>(1, int64_t(double(1 << 20) / std::max(flops, 1.0)));
   MRC_DISPATCH_FLOATING(a.dtype(), "matmul", [&] {
     using T = scalar_t;
     const T* ap = a.data<T>();
     const T* bp = b.data<T>();
-    T* op = out.data<T>();
-    // one product of rows [0, M) x columns [c0, c1)
-    auto product = [&](int64_t i, int64_t c0, int64_t c1) {
-      OutMap<T> o(op + i * M * N + c0, M, c1 - c0, Eigen::OuterStride<>(N));
-      with_map(ap + i * a.stride(0), M, K, la, [&](const auto& A) {
-        const int64_t boff = lb.row_major ? c0 : c0 * lb.ld;
-        with_map(bp + i * b.stride(0) + boff, K, c1 - c0, lb, [&](const auto& Bm) {
-          if (accumulate)
-            o.noalias() += A * Bm;
+    T* cp = out.data<T>();
+    parallel_for(batch * parts, grain, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t i = u / parts, p = u % parts;
+        const T* ai = ap + i * sa;
+        const T* bi = bp + i * sb;
+        T* ci = cp + i * m * n;
+        if (parts == 1) {
+          gemm<T>(ai, la, bi, lb, ci, n, m, n, k, accumulate);
+        } else {
+          const int64_t lo = p * half, len = std::min(extent, lo + half) - lo;
+          if (split_cols)
+            gemm<T>(ai, la, bi + lo * b_col, lb, ci + lo, n, m, len, k, accumulate);
           else
-            o.noalias() = A * Bm;
-        });
-      });
-    };
-    const double flops = 2.0 * double(M) * double(N) * double(K);
-    if (B == 1 && num_threads() > 1 && flops > 4e6 && N >= 64) {
-      const int64_t half = (N / 2 + 15) / 16 * 16;
-      parallel_for(2, 1, [&](int64_t s, int64_t e) {
-        for (int64_t part = s; part < e; ++part) product(0, part == 0 ? 0 : half, part == 0 ? half : N);
-      });
-    } else {
-      parallel_for(B, B * flops > 1e6 ? 1 : B, [&](int64_t s, int64_t e) {
-        for (int64_t i = s; i < e; ++i) product(i, 0, N);
-      });
-    }
+            gemm<T>(ai + lo * a_row, la, bi, lb, ci + lo * n, n, len, n, k, accumulate);
+        }
+      }
+    });
   });
 }
 

@@ -33,7 +33,7 @@ void backward(const Tensor& g, const Tensor& rois, const kernels::RoiAlignParams
   const auto shape = feature_shape(gx.shape());
   if (g.is_cuda()) {
 #ifdef MRC_WITH_CUDA
-    gx.zero_();
+    Tensor(gx).zero_();  // the CUDA backward accumulates with atomics
     kernels::roi_align_backward_cuda(g.data<float>(), rois.data<float>(), rois.size(0), p, shape, gx.data<float>(),
                                      cuda::current_stream(g.device().index));
 #endif

@@ -1,32 +1,41 @@
-// softmax / log_softmax composed from reductions and elementwise ops; the subtracted maximum is a
-// constant shift (detached), which leaves both functions and their gradients unchanged.
+// softmax / log_softmax: checks, dispatch, and backward formulas written with elementwise and reduce ops
+// (softmax: y * (g - sum(g * y)); log_softmax: g - exp(y) * sum(g)).
 #include "kernels/softmax/softmax.h"
+
+#include <string>
 
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/reduce/reduce.h"
+#include "tensor/autograd.h"
+#include "tensor/dispatch.h"
 
 namespace mrc {
 
 namespace {
-Tensor shifted(const Tensor& x, int64_t dim, const char* op) {
-  check_defined(op, x, "input");
-  if (!x.is_floating_point()) throw_arg(op, std::string("needs a floating-point tensor, got ") + dtype_name(x.dtype()));
-  if (x.numel() == 0) return x;
-  return sub(x, max(x.detach(), dim, /*keepdim=*/true).first);
+
+Tensor run(const char* op, const Tensor& x, int64_t dim, bool log) {
+  check_defined(op, x, "x");
+  if (x.dtype() != DType::Float32 && x.dtype() != DType::Float64)
+    throw_arg(op, std::string("x must be float32 or float64, got ") + dtype_name(x.dtype()));
+  const int64_t d = x.normalize_dim(dim);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (out.numel() > 0) MRC_DISPATCH_DEVICE(x, softmax, x.detach().contiguous(), x.dim() ? d : 0, log, out);
+  if (!needs_grad({&x})) return out;
+  const SavedTensor so(out);
+  const std::vector<int64_t> dims = x.dim() ? std::vector<int64_t>{d} : std::vector<int64_t>{};
+  if (log)
+    return record(out, {x}, op, [so, dims](const Tensor& g) -> std::vector<Tensor> {
+      return {sub(g, mul(exp(so.get()), sum(g, dims, true)))};
+    });
+  return record(out, {x}, op, [so, dims](const Tensor& g) -> std::vector<Tensor> {
+    const Tensor y = so.get();
+    return {mul(y, sub(g, sum(mul(g, y), dims, true)))};
+  });
 }
+
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) {
-  const Tensor z = shifted(x, dim, "softmax");
-  if (z.numel() == 0) return z.clone();
-  const Tensor e = exp(z);
-  return div(e, sum(e, {dim}, true));
-}
-
-Tensor log_softmax(const Tensor& x, int64_t dim) {
-  const Tensor z = shifted(x, dim, "log_softmax");
-  if (z.numel() == 0) return z.clone();
-  return sub(z, log(sum(exp(z), {dim}, true)));
-}
+Tensor softmax(const Tensor& x, int64_t dim) { return run("softmax", x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return run("log_softmax", x, dim, true); }
 
 }  // namespace mrc

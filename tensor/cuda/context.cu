@@ -21,6 +21,8 @@ struct PerDevice {
 
 std::mutex g_mutex;
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_cudnn_benchmark{false};
+std::atomic<bool> g_cudnn_deterministic{true};
 
 // Never destroyed: handles may be used by tensors freed during static teardown, and destroying CUDA
 // objects after the runtime has unloaded fails.
@@ -95,5 +97,9 @@ void synchronize(int device) { MRC_CUDA_CHECK(cudaStreamSynchronize(current_stre
 
 bool allow_tf32() { return g_allow_tf32; }
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
+bool cudnn_benchmark() { return g_cudnn_benchmark; }
+void set_cudnn_benchmark(bool on) { g_cudnn_benchmark = on; }
+bool cudnn_deterministic() { return g_cudnn_deterministic; }
+void set_cudnn_deterministic(bool on) { g_cudnn_deterministic = on; }
 
 }  // namespace mrc::cuda

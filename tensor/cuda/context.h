@@ -37,6 +37,13 @@ void synchronize(int device);  // waits for the device's stream
 bool allow_tf32();
 void set_allow_tf32(bool on);
 
+// cuDNN convolution algorithm choice, made once per shape: by cuDNN's heuristics (default) or by timing
+// every candidate (benchmark); deterministic algorithms only unless that is switched off.
+bool cudnn_benchmark();
+void set_cudnn_benchmark(bool on);
+bool cudnn_deterministic();
+void set_cudnn_deterministic(bool on);
+
 // Throws std::invalid_argument unless `device` names a visible CUDA device.
 void check_device_index(int device);
 

@@ -1,0 +1,325 @@
+// CUDA convolution on cuDNN's (legacy, still shipped in v9) convolution API. For each distinct problem —
+// direction, dtype, shapes, params, math mode — a Plan holds the descriptors and the algorithm, chosen
+// once and cached: by cuDNN's heuristics (cudnnGet*_v7, torch's default) or, with cudnn_benchmark(), by
+// timing the candidates (cudnnFind*Ex on the call's own buffers). Deterministic algorithms are
+// preferred unless cudnn_deterministic() is off. float32 uses FMA math (no TF32) unless allow_tf32().
+// Workspaces come from the caching allocator, so a steady-state loop makes no cudaMalloc.
+#include <climits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernels/conv/conv.h"
+#include "tensor/copy.h"
+#include "tensor/cuda/context.h"
+
+namespace mrc::cuda {
+
+namespace {
+
+enum class Dir : int { Forward, BackwardData, BackwardFilter };
+
+constexpr size_t kWorkspaceLimit = size_t(1) << 30;
+
+int as_int(int64_t v, const char* what) {
+  if (v > INT_MAX || v < INT_MIN)
+    throw std::invalid_argument(std::string("CUDA conv2d: ") + what + " " + std::to_string(v) + " exceeds cuDNN's int range");
+  return int(v);
+}
+
+cudnnDataType_t data_type(DType t) {
+  if (t == DType::Float32) return CUDNN_DATA_FLOAT;
+  if (t == DType::Float64) return CUDNN_DATA_DOUBLE;
+  throw_unsupported_dtype("conv2d", t);
+}
+
+struct Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  int algo = 0;
+  size_t workspace = 0;
+  Plan() = default;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+void set_tensor(cudnnTensorDescriptor_t d, cudnnDataType_t t, const Shape& s) {
+  MRC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, t, as_int(s[0], "batch"), as_int(s[1], "channels"),
+                                             as_int(s[2], "height"), as_int(s[3], "width")));
+}
+
+// Picks the first usable candidate of a ranked list (heuristic order or measured time): successful,
+// within the workspace limit, FMA-only for strict float32, deterministic when asked (else any).
+template <class Perf>
+const Perf* pick(const std::vector<Perf>& perf, bool strict_fp32, bool deterministic) {
+  for (int pass = deterministic ? 0 : 1; pass < 2; ++pass) {
+    for (const Perf& p : perf) {
+      if (p.status != CUDNN_STATUS_SUCCESS || p.memory > kWorkspaceLimit) continue;
+      if (strict_fp32 && (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+        continue;
+      if (pass == 0 && p.determinism != CUDNN_DETERMINISTIC) continue;
+      return &p;
+    }
+  }
+  throw std::runtime_error("CUDA conv2d: cuDNN offers no usable algorithm for this problem");
+}
+
+// The operand pointers of one call, in cuDNN's roles (x: conv input, w: filter, y: conv output).
+struct Buffers {
+  const void* x;
+  const void* w;
+  const void* y;
+  void* out;  // the one written: y (forward), x (backward data) or w (backward filter)
+};
+
+size_t max_memory_within_limit(const auto& perf) {
+  size_t m = 0;
+  for (const auto& p : perf)
+    if (p.status == CUDNN_STATUS_SUCCESS && p.memory <= kWorkspaceLimit && p.memory > m) m = p.memory;
+  return m;
+}
+
+void choose(Plan& plan, Dir dir, cudnnHandle_t h, bool strict_fp32, const Buffers& buf, Device dev) {
+  const bool det = cudnn_deterministic(), bench = cudnn_benchmark();
+  int max_count = 0, got = 0;
+  auto workspace_for_find = [&](size_t bytes) {
+    return bytes ? Tensor::empty({int64_t(bytes)}, DType::UInt8, dev) : Tensor();
+  };
+  auto finish = [&](auto* p, auto workspace_query) {
+    const cudnnMathType_t math = strict_fp32 ? CUDNN_FMA_MATH : p->mathType;
+    MRC_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, math));
+    plan.algo = int(p->algo);
+    plan.workspace = workspace_query(p->algo);
+  };
+  switch (dir) {
+    case Dir::Forward: {
+      MRC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
+      std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
+      MRC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv, plan.y, max_count, &got,
+                                                             perf.data()));
+      perf.resize(size_t(got));
+      if (bench) {
+        const size_t ws = max_memory_within_limit(perf);
+        Tensor t = workspace_for_find(ws);
+        perf.assign(size_t(std::max(max_count, 1)), {});
+        MRC_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, plan.x, buf.x, plan.w, buf.w, plan.conv, plan.y,
+                                                               buf.out, max_count, &got, perf.data(),
+                                                               t.defined() ? t.raw_data() : nullptr, ws));
+        perf.resize(size_t(got));
+      }
+      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionFwdAlgo_t a) {
+        size_t s = 0;
+        MRC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv, plan.y, a, &s));
+        return s;
+      });
+      break;
+    }
+    case Dir::BackwardData: {
+      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
+      std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
+      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv, plan.x, max_count,
+                                                                  &got, perf.data()));
+      perf.resize(size_t(got));
+      if (bench) {
+        const size_t ws = max_memory_within_limit(perf);
+        Tensor t = workspace_for_find(ws);
+        perf.assign(size_t(std::max(max_count, 1)), {});
+        MRC_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, plan.w, buf.w, plan.y, buf.y, plan.conv, plan.x,
+                                                                    buf.out, max_count, &got, perf.data(),
+                                                                    t.defined() ? t.raw_data() : nullptr, ws));
+        perf.resize(size_t(got));
+      }
+      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionBwdDataAlgo_t a) {
+        size_t s = 0;
+        MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv, plan.x, a, &s));
+        return s;
+      });
+      break;
+    }
+    case Dir::BackwardFilter: {
+      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
+      std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
+      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv, plan.w, max_count,
+                                                                    &got, perf.data()));
+      perf.resize(size_t(got));
+      if (bench) {
+        const size_t ws = max_memory_within_limit(perf);
+        Tensor t = workspace_for_find(ws);
+        perf.assign(size_t(std::max(max_count, 1)), {});
+        MRC_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, plan.x, buf.x, plan.y, buf.y, plan.conv,
+                                                                      plan.w, buf.out, max_count, &got, perf.data(),
+                                                                      t.defined() ? t.raw_data() : nullptr, ws));
+        perf.resize(size_t(got));
+      }
+      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionBwdFilterAlgo_t a) {
+        size_t s = 0;
+        MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv, plan.w, a, &s));
+        return s;
+      });
+      break;
+    }
+  }
+}
+
+// The cached plan for (direction, conv input shape xs, filter shape ws, conv output shape ys, params).
+// Plans are never freed: a handful per network, alive as long as the process.
+const Plan& get_plan(Dir dir, DType dtype, const Shape& xs, const Shape& ws, const Shape& ys, const Conv2dParams& p,
+                     const Buffers& buf, Device dev) {
+  static std::mutex mutex;
+  static auto* cache = new std::map<std::vector<int64_t>, std::unique_ptr<Plan>>();
+  const bool strict_fp32 = dtype == DType::Float32 && !allow_tf32();
+  std::vector<int64_t> key = {int64_t(dir), int64_t(dtype), dev.index, strict_fp32, cudnn_benchmark(),
+                              cudnn_deterministic(), p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dil_h, p.dil_w,
+                              p.groups};
+  for (const Shape* s : {&xs, &ws, &ys}) key.insert(key.end(), s->begin(), s->end());
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache->find(key);
+  if (it != cache->end()) return *it->second;
+
+  auto plan = std::make_unique<Plan>();
+  const cudnnDataType_t t = data_type(dtype);
+  MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
+  MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
+  MRC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
+  MRC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
+  set_tensor(plan->x, t, xs);
+  set_tensor(plan->y, t, ys);
+  MRC_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, t, CUDNN_TENSOR_NCHW, as_int(ws[0], "filters"),
+                                             as_int(ws[1], "filter channels"), as_int(ws[2], "kernel height"),
+                                             as_int(ws[3], "kernel width")));
+  MRC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, as_int(p.pad_h, "padding"), as_int(p.pad_w, "padding"),
+                                                  as_int(p.stride_h, "stride"), as_int(p.stride_w, "stride"),
+                                                  as_int(p.dil_h, "dilation"), as_int(p.dil_w, "dilation"),
+                                                  CUDNN_CROSS_CORRELATION, t));
+  MRC_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, as_int(p.groups, "groups")));
+  MRC_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, strict_fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
+  // cuDNN's own output size must be the one the caller allocated
+  int on = 0, oc = 0, oh = 0, ow = 0;
+  MRC_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &on, &oc, &oh, &ow));
+  if (on != ys[0] || oc != ys[1] || oh != ys[2] || ow != ys[3])
+    throw std::invalid_argument("CUDA conv2d: cuDNN computes output " + shape_str({on, oc, oh, ow}) + " for input " +
+                                shape_str(xs) + " and weight " + shape_str(ws) + ", but the output is " + shape_str(ys));
+  choose(*plan, dir, cudnn_handle(dev.index), strict_fp32, buf, dev);
+  const Plan& ref = *plan;
+  cache->emplace(std::move(key), std::move(plan));
+  return ref;
+}
+
+// alpha = 1 / beta = 0 (or 1) in the data's precision, as cuDNN requires.
+struct Scalars {
+  float f1 = 1.f, f0 = 0.f;
+  double d1 = 1.0, d0 = 0.0;
+  bool dbl;
+  explicit Scalars(DType t) : dbl(t == DType::Float64) {}
+  const void* one() const { return dbl ? static_cast<const void*>(&d1) : &f1; }
+  const void* zero() const { return dbl ? static_cast<const void*>(&d0) : &f0; }
+};
+
+Tensor workspace(const Plan& plan, Device dev) {
+  return plan.workspace ? Tensor::empty({int64_t(plan.workspace)}, DType::UInt8, dev) : Tensor();
+}
+
+void* ptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+
+// A [1, C, 1, 1] descriptor for a bias; created per call (cheap host work).
+struct BiasDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  BiasDesc(DType t, int64_t c) {
+    MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+    MRC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, data_type(t), 1, as_int(c, "channels"), 1, 1));
+  }
+  ~BiasDesc() { cudnnDestroyTensorDescriptor(d); }
+  BiasDesc(const BiasDesc&) = delete;
+  BiasDesc& operator=(const BiasDesc&) = delete;
+};
+
+void check_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
+  for (const Tensor* t : {&a, &b, &c})
+    if (!t->is_contiguous() || t->dim() != 4)
+      throw std::invalid_argument(std::string("CUDA ") + op + ": operands must be contiguous 4-d tensors");
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& out) {
+  check_args("conv2d_forward", x, w, out);
+  const Device dev = x.device();
+  DeviceGuard guard(dev.index);
+  const cudnnHandle_t h = cudnn_handle(dev.index);
+  const Plan& plan = get_plan(Dir::Forward, x.dtype(), x.shape(), w.shape(), out.shape(), p,
+                              {x.raw_data(), w.raw_data(), nullptr, out.raw_data()}, dev);
+  const Tensor ws = workspace(plan, dev);
+  const Scalars s(x.dtype());
+  MRC_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(), plan.x, x.raw_data(), plan.w, w.raw_data(), plan.conv,
+                                          cudnnConvolutionFwdAlgo_t(plan.algo), ptr(ws), plan.workspace, s.zero(),
+                                          plan.y, out.raw_data()));
+  if (b.defined()) {
+    const BiasDesc bd(b.dtype(), b.numel());
+    MRC_CUDNN_CHECK(cudnnAddTensor(h, s.one(), bd.d, b.raw_data(), s.one(), plan.y, out.raw_data()));
+  }
+}
+
+void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2dParams& p, const Tensor& grad_x) {
+  check_args("conv2d_backward_input", grad_out, w, grad_x);
+  const Device dev = grad_out.device();
+  DeviceGuard guard(dev.index);
+  const cudnnHandle_t h = cudnn_handle(dev.index);
+  const Plan& plan = get_plan(Dir::BackwardData, grad_out.dtype(), grad_x.shape(), w.shape(), grad_out.shape(), p,
+                              {nullptr, w.raw_data(), grad_out.raw_data(), grad_x.raw_data()}, dev);
+  const Tensor ws = workspace(plan, dev);
+  const Scalars s(grad_out.dtype());
+  MRC_CUDNN_CHECK(cudnnConvolutionBackwardData(h, s.one(), plan.w, w.raw_data(), plan.y, grad_out.raw_data(), plan.conv,
+                                               cudnnConvolutionBwdDataAlgo_t(plan.algo), ptr(ws), plan.workspace,
+                                               s.zero(), plan.x, grad_x.raw_data()));
+}
+
+void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Conv2dParams& p, const Tensor& grad_w) {
+  check_args("conv2d_backward_weight", x, grad_out, grad_w);
+  const Device dev = x.device();
+  DeviceGuard guard(dev.index);
+  if (x.numel() == 0 || grad_out.numel() == 0) {  // an empty batch contributes nothing
+    ::mrc::cuda::fill_strided(grad_w, 0.0);
+    return;
+  }
+  const cudnnHandle_t h = cudnn_handle(dev.index);
+  const Plan& plan = get_plan(Dir::BackwardFilter, x.dtype(), x.shape(), grad_w.shape(), grad_out.shape(), p,
+                              {x.raw_data(), nullptr, grad_out.raw_data(), grad_w.raw_data()}, dev);
+  const Tensor ws = workspace(plan, dev);
+  const Scalars s(x.dtype());
+  MRC_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, s.one(), plan.x, x.raw_data(), plan.y, grad_out.raw_data(),
+                                                 plan.conv, cudnnConvolutionBwdFilterAlgo_t(plan.algo), ptr(ws),
+                                                 plan.workspace, s.zero(), plan.w, grad_w.raw_data()));
+}
+
+void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b) {
+  if (!grad_out.is_contiguous() || grad_out.dim() != 4)
+    throw std::invalid_argument("CUDA conv2d_backward_bias: grad_out must be a contiguous 4-d tensor");
+  const Device dev = grad_out.device();
+  DeviceGuard guard(dev.index);
+  if (grad_out.numel() == 0) {
+    ::mrc::cuda::fill_strided(grad_b, 0.0);
+    return;
+  }
+  const cudnnHandle_t h = cudnn_handle(dev.index);
+  cudnnTensorDescriptor_t dy = nullptr;
+  MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&dy));
+  struct Destroy {
+    cudnnTensorDescriptor_t d;
+    ~Destroy() { cudnnDestroyTensorDescriptor(d); }
+  } destroy{dy};
+  set_tensor(dy, data_type(grad_out.dtype()), grad_out.shape());
+  const BiasDesc bd(grad_b.dtype(), grad_b.numel());
+  const Scalars s(grad_out.dtype());
+  MRC_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, s.one(), dy, grad_out.raw_data(), s.zero(), bd.d, grad_b.raw_data()));
+}
+
+}  // namespace mrc::cuda

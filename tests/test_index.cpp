@@ -1,0 +1,198 @@
+// Indexing ops: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_index.py)
+// and the errors for bad arguments.
+#include <doctest/doctest.h>
+
+#include "gradcheck.h"
+#include "kernels/ops.h"
+#include "tensor/parallel.h"
+#include "tensor/serialize.h"
+#include "torch_compare.h"
+
+using namespace mrc;
+using test::gradcheck;
+using test::rand_leaf;
+using test::rand_leaf_transposed;
+
+namespace {
+Tensor f64(const std::vector<double>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor i64(const std::vector<int64_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor u8(const std::vector<uint8_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+using VD = std::vector<double>;
+using VI = std::vector<int64_t>;
+}  // namespace
+
+TEST_CASE("index_select, gather, scatter_add by hand") {
+  const Tensor x = f64({0, 1, 2, 3, 4, 5}, {2, 3});  // [[0 1 2] [3 4 5]]
+  CHECK(index_select(x, 1, i64({2, 0, 2}, {3})).to_vector<double>() == VD{2, 0, 2, 5, 3, 5});
+  CHECK(index_select(x, 0, i64({1}, {1})).to_vector<double>() == VD{3, 4, 5});
+  CHECK(index_select(x, 0, i64({}, {0})).shape() == Shape{0, 3});
+  // gather along 1 with a narrower index: out[i][j] = x[i][idx[i][j]]
+  CHECK(gather(x, 1, i64({1, 1, 0, 2}, {2, 2})).to_vector<double>() == VD{1, 1, 3, 5});
+  // along 0 with a shorter last dim: out[i][j] = x[idx[i][j]][j]
+  CHECK(gather(x, 0, i64({1, 0}, {1, 2})).to_vector<double>() == VD{3, 1});
+  // scatter_add with repeated targets: row 0 gets src[0] + src[2], row 1 gets src[1]
+  const Tensor sa = scatter_add(Tensor::zeros({2, 2}, DType::Float64), 0, i64({0, 0, 1, 1, 0, 1}, {3, 2}), f64({1, 2, 10, 20, 100, 200}, {3, 2}));
+  CHECK(sa.to_vector<double>() == VD{101, 2, 10, 220});
+  // index narrower than src: only src[:, :1] is used
+  CHECK(scatter_add(f64({1, 1, 1}, {1, 3}), 1, i64({2}, {1, 1}), f64({5, 7}, {1, 2})).to_vector<double>() == VD{1, 1, 6});
+}
+
+TEST_CASE("index_add, index_copy, nonzero, boolean_mask, masked_fill by hand") {
+  const Tensor x = f64({0, 1, 2, 3, 4, 5}, {3, 2});
+  CHECK(index_add(x, 0, i64({2, 2, 0}, {3}), f64({1, 1, 10, 10, 100, 100}, {3, 2})).to_vector<double>() ==
+        VD{100, 101, 2, 3, 15, 16});
+  CHECK(index_copy(x, 0, i64({2, 0}, {2}), f64({-1, -2, -3, -4}, {2, 2})).to_vector<double>() == VD{-3, -4, 2, 3, -1, -2});
+  const Tensor nz = nonzero(f64({0, 3, 0, 0, 7, -1}, {2, 3}));
+  CHECK(nz.shape() == Shape{3, 2});
+  CHECK(nz.to_vector<int64_t>() == VI{0, 1, 1, 1, 1, 2});
+  CHECK(nonzero(Tensor::zeros({4}, DType::UInt8)).shape() == Shape{0, 1});
+  CHECK(boolean_mask(x, u8({1, 0, 1}, {3})).to_vector<double>() == VD{0, 1, 4, 5});
+  CHECK(boolean_mask(x, u8({0, 0, 0}, {3})).shape() == Shape{0, 2});
+  CHECK(masked_fill(x, u8({0, 1}, {2}), -9).to_vector<double>() == VD{0, -9, 2, -9, 4, -9});
+}
+
+TEST_CASE("cat, stack, split, chunk by hand") {
+  const Tensor a = f64({1, 2, 3, 4}, {2, 2}), b = f64({5, 6}, {2, 1});
+  const Tensor c = cat({a, b}, 1);
+  CHECK(c.shape() == Shape{2, 3});
+  CHECK(c.to_vector<double>() == VD{1, 2, 5, 3, 4, 6});
+  CHECK(cat({a, Tensor::empty({0}, DType::Float64), a}, 0).to_vector<double>() == VD{1, 2, 3, 4, 1, 2, 3, 4});
+  const Tensor s = stack({a, a * 10.0}, 2);
+  CHECK(s.shape() == Shape{2, 2, 2});
+  CHECK(s.to_vector<double>() == VD{1, 10, 2, 20, 3, 30, 4, 40});
+  CHECK(stack({a, a}, -1).shape() == Shape{2, 2, 2});
+  const Tensor r = Tensor::arange(7).to(DType::Float64);
+  auto parts = split(r, 3);
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[2].to_vector<double>() == VD{6});
+  CHECK(parts[1].storage() == r.storage());  // a view
+  auto sized = split(r, std::vector<int64_t>{2, 0, 5});
+  REQUIRE(sized.size() == 3);
+  CHECK(sized[1].numel() == 0);
+  CHECK(sized[2].to_vector<double>() == VD{2, 3, 4, 5, 6});
+  CHECK(split_with_sizes(r, {7}).size() == 1);
+  auto ch = chunk(r, 4);  // ceil(7/4) = 2 -> sizes 2,2,2,1
+  REQUIRE(ch.size() == 4);
+  CHECK(ch[3].to_vector<double>() == VD{6});
+  CHECK(chunk(Tensor::arange(6), 4).size() == 3);  // as torch: sizes 2,2,2
+}
+
+TEST_CASE("scatter_add and index_add give the same bits with 1 and 2 threads") {
+  Generator gen(7);
+  const Tensor src = Tensor::randn({5000, 8}, &gen);
+  const Tensor idx = Tensor::randint(0, 3, {5000, 8}, &gen);
+  const Tensor idx1 = Tensor::randint(0, 3, {5000}, &gen);
+  const int saved = num_threads();
+  set_num_threads(1);
+  const auto s1 = scatter_add(Tensor::zeros({3, 8}), 0, idx, src).to_vector<float>();
+  const auto a1 = index_add(Tensor::zeros({3, 8}), 0, idx1, src).to_vector<float>();
+  set_num_threads(2);
+  const auto s2 = scatter_add(Tensor::zeros({3, 8}), 0, idx, src).to_vector<float>();
+  const auto a2 = index_add(Tensor::zeros({3, 8}), 0, idx1, src).to_vector<float>();
+  set_num_threads(saved);
+  CHECK(s1 == s2);
+  CHECK(a1 == a2);
+}
+
+TEST_CASE("gradcheck: indexing ops") {
+  for (uint64_t seed : {1, 2, 3}) {
+    Generator gen(seed);
+    const Tensor x = rand_leaf({3, 4}, gen), xt = rand_leaf_transposed({3, 4}, gen);
+    const Tensor src = rand_leaf({5, 4}, gen), src_t = rand_leaf_transposed({3, 5}, gen);
+    const Tensor i5 = Tensor::randint(0, 3, {5}, &gen), i_g = Tensor::randint(0, 4, {3, 6}, &gen);
+    const Tensor i_s = Tensor::randint(0, 3, {5, 4}, &gen);
+    for (const Tensor& in : {x, xt}) {
+      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 0, i5); }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 1, i_g.select(0, 0)); }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return gather(v[0], 1, i_g); }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 0, i_s, v[1]); }, {in, src});
+      gradcheck([&](const std::vector<Tensor>& v) { return index_add(v[0], 0, i5, v[1]); }, {in, src});
+      gradcheck([&](const std::vector<Tensor>& v) { return masked_fill(v[0], gt(v[0].detach(), 0.2), 3.0); }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return boolean_mask(v[0], u8({1, 0, 1}, {3})); }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return cat({v[0], v[1].narrow(0, 1, 2)}, 0); }, {in, src});
+      gradcheck([&](const std::vector<Tensor>& v) { return stack({v[0], v[0] * 2.0, v[1].narrow(0, 0, 3)}, 1); }, {in, src});
+      gradcheck([&](const std::vector<Tensor>& v) { return split(v[0], 3, 1)[1] * split(v[0], std::vector<int64_t>{1, 2}, 0)[0]; }, {in});
+      gradcheck([&](const std::vector<Tensor>& v) { return chunk(v[0], 2, 1)[1]; }, {in});
+    }
+    // scatter_add with a non-contiguous src and an index narrower than src
+    gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 1, i_g.narrow(1, 0, 4).narrow(0, 0, 3), v[1]); }, {x, src_t});
+    gradcheck([&](const std::vector<Tensor>& v) { return index_copy(v[0], 1, i64({3, 0}, {2}), v[1]); },
+              {x, rand_leaf({3, 2}, gen)});
+  }
+}
+
+TEST_CASE("indexing ops match torch") {
+  const TensorMap refs = load_tensors(test::fixture("index.safetensors"));
+  auto ref = [&](const std::string& key, bool leaf = false) {
+    Tensor t = refs.at(key).clone();
+    if (leaf) t.requires_grad_();
+    return t;
+  };
+  auto grads = [&](const std::string& name, const Tensor& out, const std::vector<std::pair<std::string, Tensor>>& ins) {
+    test::expect_close(out, ref(name + ".out"), 1e-5, name + " forward");
+    out.backward(ref(name + ".w"));
+    for (const auto& [k, t] : ins) test::expect_close(t.grad(), ref(name + ".grad_" + k), 1e-4, name + " grad " + k);
+  };
+  {
+    Tensor x = ref("index_select.x", true);
+    grads("index_select", index_select(x, 1, ref("index_select.index")), {{"x", x}});
+  }
+  {
+    Tensor x = ref("gather.x", true);
+    grads("gather", gather(x, 1, ref("gather.index")), {{"x", x}});
+  }
+  {
+    Tensor x = ref("scatter_add.x", true), s = ref("scatter_add.src", true);
+    grads("scatter_add", scatter_add(x, 0, ref("scatter_add.index"), s), {{"x", x}, {"src", s}});
+  }
+  {
+    Tensor x = ref("index_add.x", true), s = ref("index_add.src", true);
+    grads("index_add", index_add(x, 0, ref("index_add.index"), s), {{"x", x}, {"src", s}});
+  }
+  {
+    Tensor x = ref("index_copy.x", true), s = ref("index_copy.src", true);
+    grads("index_copy", index_copy(x, 1, ref("index_copy.index"), s), {{"x", x}, {"src", s}});
+  }
+  {
+    Tensor a = ref("cat.a", true), b = ref("cat.b", true), c = ref("cat.c", true);
+    grads("cat", cat({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
+  }
+  {
+    Tensor a = ref("stack.a", true), b = ref("stack.b", true), c = ref("stack.c", true);
+    grads("stack", stack({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
+  }
+  {
+    Tensor x = ref("masked_fill.x", true);
+    grads("masked_fill", masked_fill(x, ref("masked_fill.mask"), -2.5), {{"x", x}});
+  }
+  {
+    Tensor x = ref("boolean_mask.x", true);
+    grads("boolean_mask", boolean_mask(x, ref("boolean_mask.mask")), {{"x", x}});
+  }
+  CHECK(nonzero(ref("nonzero.x")).to_vector<int64_t>() == ref("nonzero.out").to_vector<int64_t>());
+}
+
+TEST_CASE("indexing ops reject bad arguments") {
+  const Tensor x = Tensor::ones({3, 4});
+  const Tensor idx = i64({0, 1}, {2});
+  CHECK_THROWS_WITH_AS(index_select(x, 0, Tensor::ones({2})), doctest::Contains("index_select: index must be int64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(index_select(x, 0, i64({3}, {1})), doctest::Contains("index_select: index 3 is out of range"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(gather(x, 1, idx), doctest::Contains("gather: index has 1 dims"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(gather(x, 1, i64({-1}, {1, 1})), doctest::Contains("gather: index -1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(scatter_add(x, 0, i64({0, 0}, {1, 2}), Tensor::ones({1, 2}, DType::Float64)),
+                       doctest::Contains("scatter_add: dtype"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(scatter_add(x, 0, i64({0, 0, 0}, {1, 3}), Tensor::ones({1, 2})),
+                       doctest::Contains("scatter_add: index shape [1, 3] exceeds src"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(index_add(x, 0, idx, Tensor::ones({2, 3})), doctest::Contains("index_add: src has shape [2, 3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cat({x, Tensor::ones({3, 5})}, 0), doctest::Contains("cat: tensors[1] has shape [3, 5]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cat({x, Tensor::ones({3, 4}, DType::Float64)}, 0), doctest::Contains("cat: tensors[1] has dtype float64"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cat({}, 0), doctest::Contains("cat: needs at least one"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(stack({x, Tensor::ones({4, 3})}), doctest::Contains("stack: tensors[1] has shape"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(split(x, std::vector<int64_t>{1, 1}, 0), doctest::Contains("split: sizes add up to 2"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(boolean_mask(x, u8({1, 0}, {2})), doctest::Contains("boolean_mask: mask must be 1-D of length 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(boolean_mask(x, i64({1, 0, 1}, {3})), doctest::Contains("boolean_mask: mask must be uint8"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(masked_fill(x, u8({1, 0, 1}, {3}), 0), doctest::Contains("masked_fill: mask of shape [3]"), std::invalid_argument);
+  CHECK_THROWS_AS(index_select(x, 2, idx), std::out_of_range);
+}

@@ -1,0 +1,145 @@
+// Losses: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_loss.py)
+// and bad arguments.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "gradcheck.h"
+#include "kernels/ops.h"
+#include "tensor/serialize.h"
+#include "torch_compare.h"
+
+using namespace mrc;
+using test::gradcheck;
+using test::rand_leaf;
+using test::rand_leaf_transposed;
+
+namespace {
+using VD = std::vector<double>;
+Tensor f64(const VD& v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor i64(const std::vector<int64_t>& v) { return Tensor::from_vector(v); }
+}  // namespace
+
+TEST_CASE("cross_entropy by hand") {
+  const Tensor logits = f64({0, std::log(3.0), 0, 0}, {2, 2});  // softmax rows [1/4 3/4], [1/2 1/2]
+  const double l0 = std::log(4.0 / 3.0), l1 = std::log(2.0);
+  CHECK(cross_entropy(logits, i64({1, 0})).item<double>() == doctest::Approx((l0 + l1) / 2).epsilon(1e-14));
+  CHECK(cross_entropy(logits, i64({1, 0}), Tensor(), -100, Reduction::Sum).item<double>() == doctest::Approx(l0 + l1).epsilon(1e-14));
+  const auto none = cross_entropy(logits, i64({-100, 0}), Tensor(), -100, Reduction::None).to_vector<double>();
+  CHECK(none[0] == 0);
+  CHECK(none[1] == doctest::Approx(l1).epsilon(1e-14));
+  // weighted mean divides by the weights of the counted targets
+  const Tensor w = f64({2, 0.5}, {2});
+  CHECK(cross_entropy(logits, i64({1, 0}), w).item<double>() == doctest::Approx((0.5 * l0 + 2 * l1) / 2.5).epsilon(1e-14));
+  CHECK(cross_entropy(logits, i64({-100, 0}), w).item<double>() == doctest::Approx(l1).epsilon(1e-14));
+  CHECK(cross_entropy(logits, i64({1, 1}), Tensor(), /*ignore_index=*/1).item<double>() != cross_entropy(logits, i64({1, 1})).item<double>());
+  CHECK(std::isnan(cross_entropy(logits, i64({-100, -100})).item<double>()));  // as torch
+  // gradient of the mean: (softmax - onehot) / N
+  Tensor x = logits.clone().requires_grad_();
+  cross_entropy(x, i64({1, 0})).backward();
+  const auto g = x.grad().to_vector<double>();
+  CHECK(g[0] == doctest::Approx(0.25 / 2).epsilon(1e-14));
+  CHECK(g[1] == doctest::Approx(-0.25 / 2).epsilon(1e-14));
+  CHECK(g[2] == doctest::Approx(-0.5 / 2).epsilon(1e-14));
+}
+
+TEST_CASE("binary_cross_entropy_with_logits, smooth_l1, l1 by hand") {
+  const Tensor x = f64({0, 2, -800}, {3}), t = f64({1, 0, 0}, {3});
+  const auto l = binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::None).to_vector<double>();
+  CHECK(l[0] == doctest::Approx(std::log(2.0)).epsilon(1e-14));
+  CHECK(l[1] == doctest::Approx(std::log1p(std::exp(2.0))).epsilon(1e-14));
+  CHECK(l[2] == 0);  // no overflow for large logits
+  CHECK(binary_cross_entropy_with_logits(x, t, f64({2, 0, 1}, {3}), Reduction::Sum).item<double>() ==
+        doctest::Approx(2 * std::log(2.0)).epsilon(1e-14));
+  // derivative at exactly 0 is sigmoid(0) - t
+  Tensor z = f64({0, 0}, {2}).requires_grad_();
+  binary_cross_entropy_with_logits(z, f64({0.25, 1}, {2}), Tensor(), Reduction::Sum).backward();
+  CHECK(z.grad().to_vector<double>() == VD{0.25, -0.5});
+
+  const Tensor a = f64({0.5, 2, -3, 0}, {4}), b = f64({0, 0, 0, 0}, {4});
+  CHECK(smooth_l1_loss(a, b, 1.0, Reduction::None).to_vector<double>() == VD{0.125, 1.5, 2.5, 0});
+  CHECK(smooth_l1_loss(a, b, 1.0, Reduction::Sum).item<double>() == 4.125);
+  CHECK(smooth_l1_loss(a, b, 0.0, Reduction::None).to_vector<double>() == VD{0.5, 2, 3, 0});
+  CHECK(l1_loss(a, b).item<double>() == doctest::Approx(5.5 / 4).epsilon(1e-14));
+  CHECK(std::isnan(l1_loss(Tensor::zeros({0}), Tensor::zeros({0})).item<float>()));  // as torch
+}
+
+TEST_CASE("gradcheck: losses") {
+  for (uint64_t seed : {1, 2, 3}) {
+    Generator gen(seed);
+    const Tensor x = rand_leaf({5, 4}, gen, -2, 2), xt = rand_leaf_transposed({5, 4}, gen, -2, 2);
+    const Tensor target = Tensor::from_vector(std::vector<int64_t>{0, 3, -100, 2, 1});
+    const Tensor w = rand_leaf({4}, gen, 0.5, 2);
+    for (const Tensor& in : {x, xt}) {
+      for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, v[1], -100, r); }, {in, w});
+        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, Tensor(), -100, r); }, {in});
+      }
+      const Tensor t = Tensor::uniform({5, 4}, 0, 1, &gen, DType::Float64).requires_grad_();
+      const Tensor y = rand_leaf({5, 4}, gen, -2, 2);
+      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1]); }, {in, t});
+      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); },
+                {in, t, w});
+      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.5); }, {in, y});
+      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::None); }, {in, y});
+      gradcheck([&](const std::vector<Tensor>& v) { return l1_loss(v[0], v[1], Reduction::Sum); }, {in, y});
+    }
+    const Tensor x4 = rand_leaf({2, 3, 2, 2}, gen, -2, 2);
+    const Tensor t4 = Tensor::randint(0, 3, {2, 2, 2}, &gen);
+    gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], t4); }, {x4});
+  }
+}
+
+TEST_CASE("losses match torch") {
+  const TensorMap refs = load_tensors(test::fixture("loss.safetensors"));
+  auto ref = [&](const std::string& key, bool leaf = false) {
+    Tensor t = refs.at(key).clone();
+    if (leaf) t.requires_grad_();
+    return t;
+  };
+  auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
+    std::vector<Tensor> in;
+    for (const auto& k : args) in.push_back(ref(name + "." + k, refs.count(name + ".grad_" + k)));
+    const Tensor out = fn(in);
+    test::expect_close(out, ref(name + ".out"), 1e-5, name + " forward");
+    out.backward(ref(name + ".wout"));
+    for (size_t i = 0; i < args.size(); ++i)
+      if (refs.count(name + ".grad_" + args[i]))
+        test::expect_close(in[i].grad(), ref(name + ".grad_" + args[i]), 1e-4, name + " grad " + args[i]);
+  };
+  using V = std::vector<Tensor>;
+  check("ce_weight_mean", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2]); });
+  check("ce_mean", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
+  check("ce_weight_sum", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2], -100, Reduction::Sum); });
+  check("ce_none", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), -100, Reduction::None); });
+  check("ce_spatial", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
+  check("ce_ignore2", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), 2); });
+  check("bce_mean", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1]); });
+  check("bce_weight_sum", {"x", "target", "weight"},
+        [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); });
+  check("bce_none", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], Tensor(), Reduction::None); });
+  check("smooth_l1_mean", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0 / 9); });
+  check("smooth_l1_beta0_sum", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::Sum); });
+  check("smooth_l1_none", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0, Reduction::None); });
+  check("l1_mean", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1]); });
+  check("l1_sum", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1], Reduction::Sum); });
+}
+
+TEST_CASE("losses reject bad arguments") {
+  const Tensor x = Tensor::zeros({3, 4});
+  CHECK_THROWS_WITH_AS(cross_entropy(x, Tensor::zeros({3})), doctest::Contains("cross_entropy: target must be int64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, i64({0, 1})), doctest::Contains("cross_entropy: target has shape [2]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, i64({0, 4, 1})), doctest::Contains("cross_entropy: target values must be in [0, 4) or ignore_index -100, found 4"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, i64({0, 1, 1}), Tensor::ones({3})), doctest::Contains("cross_entropy: weight must have shape [4]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(Tensor::zeros({4}), i64({0})), doctest::Contains("cross_entropy: logits must be"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy_with_logits(x, Tensor::zeros({3, 5})), doctest::Contains("binary_cross_entropy_with_logits: target has shape"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy_with_logits(x, Tensor::zeros({3, 4}, DType::Float64)),
+                       doctest::Contains("binary_cross_entropy_with_logits: target has dtype float64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy_with_logits(x, x, Tensor::ones({5})), doctest::Contains("weight of shape [5] does not broadcast"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(smooth_l1_loss(x, Tensor::zeros({4})), doctest::Contains("smooth_l1_loss: y has shape [4]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(smooth_l1_loss(x, x, -1), doctest::Contains("smooth_l1_loss: beta must be >= 0"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(l1_loss(x, Tensor::zeros({3, 4}, DType::Int64)), doctest::Contains("l1_loss: y has dtype int64"), std::invalid_argument);
+}

@@ -1,0 +1,89 @@
+// softmax / log_softmax: hand-computed values, overflow safety, float64 gradient checks, torch
+// parity (tests/fixtures/test_softmax.py) and bad arguments.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "gradcheck.h"
+#include "kernels/ops.h"
+#include "tensor/serialize.h"
+#include "torch_compare.h"
+
+using namespace mrc;
+using test::gradcheck;
+using test::rand_leaf;
+using test::rand_leaf_transposed;
+
+namespace {
+using VD = std::vector<double>;
+Tensor f64(const VD& v, const Shape& s) { return Tensor::from_vector(v, s); }
+}  // namespace
+
+TEST_CASE("softmax and log_softmax by hand") {
+  // rows [0, ln 3] -> [1/4, 3/4]; [1, 1] -> [1/2, 1/2]
+  const Tensor x = f64({0, std::log(3.0), 1, 1}, {2, 2});
+  const auto s = softmax(x, 1).to_vector<double>();
+  CHECK(s[0] == doctest::Approx(0.25).epsilon(1e-14));
+  CHECK(s[1] == doctest::Approx(0.75).epsilon(1e-14));
+  CHECK(s[2] == doctest::Approx(0.5).epsilon(1e-14));
+  const auto l = log_softmax(x, 1).to_vector<double>();
+  CHECK(l[0] == doctest::Approx(std::log(0.25)).epsilon(1e-14));
+  CHECK(l[3] == doctest::Approx(std::log(0.5)).epsilon(1e-14));
+  // along dim 0: columns [0, 1] and [ln 3, 1]
+  const auto s0 = softmax(x, 0).to_vector<double>();
+  CHECK(s0[0] == doctest::Approx(1 / (1 + std::exp(1.0))).epsilon(1e-14));
+  CHECK(s0[0] + s0[2] == doctest::Approx(1).epsilon(1e-14));
+  // huge logits do not overflow: [1000, 1000 + ln 3] in float32
+  const auto big = softmax(Tensor::from_vector(std::vector<float>{1000.f, 1000.f + std::log(3.f)}), 0).to_vector<float>();
+  CHECK(big[0] == doctest::Approx(0.25).epsilon(1e-4));
+  const auto lbig = log_softmax(Tensor::from_vector(std::vector<float>{-1000.f, 0.f}), 0).to_vector<float>();
+  CHECK(lbig[0] == doctest::Approx(-1000).epsilon(1e-6));
+  CHECK(lbig[1] == 0.f);
+  // an -inf logit gets probability 0
+  CHECK(softmax(f64({-INFINITY, 0}, {2}), 0).to_vector<double>() == VD{0, 1});
+}
+
+TEST_CASE("gradcheck: softmax and log_softmax") {
+  for (uint64_t seed : {1, 2, 3}) {
+    Generator gen(seed);
+    const Tensor x = rand_leaf({3, 5}, gen, -2, 2), xt = rand_leaf_transposed({3, 5}, gen, -2, 2);
+    for (const Tensor& in : {x, xt})
+      for (int64_t d : {0, 1}) {
+        gradcheck([d](const std::vector<Tensor>& v) { return softmax(v[0], d); }, {in});
+        gradcheck([d](const std::vector<Tensor>& v) { return log_softmax(v[0], d); }, {in});
+      }
+    const Tensor x4 = rand_leaf({2, 3, 2, 2}, gen, -2, 2);
+    gradcheck([](const std::vector<Tensor>& v) { return softmax(v[0], 1); }, {x4});
+    gradcheck([](const std::vector<Tensor>& v) { return log_softmax(v[0], 1); }, {x4});
+  }
+}
+
+TEST_CASE("softmax and log_softmax match torch") {
+  const TensorMap refs = load_tensors(test::fixture("softmax.safetensors"));
+  auto ref = [&](const std::string& key, bool leaf = false) {
+    Tensor t = refs.at(key).clone();
+    if (leaf) t.requires_grad_();
+    return t;
+  };
+  auto check = [&](const std::string& name, bool log, int64_t dim) {
+    Tensor x = ref(name + ".x", true);
+    const Tensor y = log ? log_softmax(x, dim) : softmax(x, dim);
+    test::expect_close(y, ref(name + ".out"), 1e-5, name + " forward");
+    y.backward(ref(name + ".w"));
+    test::expect_close(x.grad(), ref(name + ".grad_x"), 1e-4, name + " grad");
+  };
+  check("softmax_last", false, -1);
+  check("softmax_channel", false, 1);
+  check("softmax_first", false, 0);
+  check("softmax_large_logits", false, 1);
+  check("log_softmax_last", true, -1);
+  check("log_softmax_channel", true, 1);
+  check("log_softmax_large_logits", true, 1);
+}
+
+TEST_CASE("softmax rejects bad arguments") {
+  CHECK_THROWS_WITH_AS(softmax(Tensor::ones({2}, DType::Int64), 0), doctest::Contains("softmax: x must be float32 or float64"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(log_softmax(Tensor(), 0), doctest::Contains("log_softmax"), std::invalid_argument);
+  CHECK_THROWS_AS(softmax(Tensor::ones({2, 3}), 2), std::out_of_range);
+}
