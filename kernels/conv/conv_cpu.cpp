@@ -6,30 +6,19 @@
 //   forward        out[M/G x P]  = W[M/G x K] * col[K x P]            (+ bias)
 //   input grad     col[K x P]    = W^T * grad_out, then col2im        (1x1 stride 1: straight into grad_x)
 //   weight grad    gW[M/G x K]   = sum over images of grad_out * col^T
-// GCC 12 flags Eigen's AVX-512 packet code with a false -Wmaybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <new>
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/gemm.h"
 #include "kernels/conv/im2col.h"
 #include "tensor/parallel.h"
 
 namespace mrc::cpu {
 
 namespace {
-
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using CMap = Eigen::Map<const RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using MMap = Eigen::Map<RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-using Stride = Eigen::OuterStride<>;
 
 // Per-thread scratch that only grows, so steady-state calls allocate nothing. Slot 0 is private to
 // the block a thread works on; slot 1 holds a buffer the calling thread shares with the workers.
@@ -101,14 +90,12 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* o
   const int64_t nb = col_block(K, P, sizeof(T));
   const int64_t nblk = ceil_div(P, nb);
   // out[b, group rows m0..m1, positions n0..n1] = bias + W rows * B (B: K x (n1 - n0), row stride ldb)
-  auto gemm = [&](int64_t b, int64_t gi, int64_t m0, int64_t m1, const T* B, int64_t ldb, int64_t n0, int64_t n1) {
-    MMap<T> C(out + (b * g.M + gi * Mg + m0) * P + n0, m1 - m0, n1 - n0, Stride(P));
+  auto block_gemm = [&](int64_t b, int64_t gi, int64_t m0, int64_t m1, const T* B, int64_t ldb, int64_t n0, int64_t n1) {
+    T* C = out + (b * g.M + gi * Mg + m0) * P + n0;
     if (bias) {
-      for (int64_t i = 0; i < m1 - m0; ++i) C.row(i).setConstant(bias[gi * Mg + m0 + i]);
-    } else {
-      C.setZero();
+      for (int64_t i = 0; i < m1 - m0; ++i) std::fill(C + i * P, C + i * P + (n1 - n0), bias[gi * Mg + m0 + i]);
     }
-    C.noalias() += CMap<T>(w + (gi * Mg + m0) * K, m1 - m0, K, Stride(K)) * CMap<T>(B, K, n1 - n0, Stride(ldb));
+    gemm<T>(false, false, m1 - m0, n1 - n0, K, w + (gi * Mg + m0) * K, K, B, ldb, C, P, bias != nullptr);
   };
   const int64_t tasks = g.N * g.G * nblk;
   if (tasks >= kMinTasks) {
@@ -118,10 +105,10 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* o
         const int64_t b = t / (g.G * nblk), gi = (t / nblk) % g.G, n0 = (t % nblk) * nb, n1 = std::min(P, n0 + nb);
         const T* xg = x + (b * g.C + gi * g.Cg()) * g.HW();
         if (pw) {
-          gemm(b, gi, 0, Mg, xg + n0, P, n0, n1);
+          block_gemm(b, gi, 0, Mg, xg + n0, P, n0, n1);
         } else {
           im2col_block(xg, g, 0, K, n0, n1, col);
-          gemm(b, gi, 0, Mg, col, n1 - n0, n0, n1);
+          block_gemm(b, gi, 0, Mg, col, n1 - n0, n0, n1);
         }
       }
     });
@@ -143,7 +130,7 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* o
         B = col;
       }
       parallel_for(nmb, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) gemm(b, gi, t * mb, std::min(Mg, (t + 1) * mb), B, P, 0, P);
+        for (int64_t t = t0; t < t1; ++t) block_gemm(b, gi, t * mb, std::min(Mg, (t + 1) * mb), B, P, 0, P);
       });
     }
   }
@@ -164,15 +151,15 @@ void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
       const int64_t r0 = c0 * KK, r1 = c1 * KK;
       T* xg = gx + (b * g.C + gi * Cg) * g.HW();
       const T* go = gout + (b * g.M + gi * Mg) * P;
-      const auto Wt = CMap<T>(w + gi * Mg * K + r0, Mg, r1 - r0, Stride(K)).transpose();
+      const T* wg = w + gi * Mg * K + r0;  // W^T rows r0..r1: a transposed view of W's columns
       if (pw) {
-        MMap<T>(xg + c0 * P, c1 - c0, P, Stride(P)).noalias() = Wt * CMap<T>(go, Mg, P, Stride(P));
+        gemm<T>(true, false, c1 - c0, P, Mg, wg, K, go, P, xg + c0 * P, P, false);
         continue;
       }
       std::fill(xg + c0 * g.HW(), xg + c1 * g.HW(), T(0));
       for (int64_t n0 = 0; n0 < P; n0 += nb) {
         const int64_t n1 = std::min(P, n0 + nb);
-        MMap<T>(col, r1 - r0, n1 - n0, Stride(n1 - n0)).noalias() = Wt * CMap<T>(go + n0, Mg, n1 - n0, Stride(P));
+        gemm<T>(true, false, r1 - r0, n1 - n0, Mg, wg, K, go + n0, P, col, n1 - n0, false);
         col2im_block(col, g, r0, r1, n0, n1, xg);
       }
     }
@@ -194,8 +181,8 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gout, T* gw) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t gi = t / (nrb * nmb), ri = (t / nmb) % nrb, mi = t % nmb;
       const int64_t r0 = ri * rb, r1 = std::min(K, r0 + rb), m0 = mi * mb, m1 = std::min(Mg, m0 + mb);
-      MMap<T> gW(gw + (gi * Mg + m0) * K + r0, m1 - m0, r1 - r0, Stride(K));
-      gW.setZero();
+      T* gW = gw + (gi * Mg + m0) * K + r0;
+      for (int64_t i = 0; i < m1 - m0; ++i) std::fill(gW + i * K, gW + i * K + (r1 - r0), T(0));
       for (int64_t b = 0; b < g.N; ++b) {
         const T* xg = x + (b * g.C + gi * g.Cg()) * g.HW();
         const T* go = gout + (b * g.M + gi * Mg + m0) * P;
@@ -208,8 +195,7 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gout, T* gw) {
             B = col;
             ldb = n1 - n0;
           }
-          gW.noalias() += CMap<T>(go + n0, m1 - m0, n1 - n0, Stride(P)) *
-                          CMap<T>(B, r1 - r0, n1 - n0, Stride(ldb)).transpose();
+          gemm<T>(false, true, m1 - m0, r1 - r0, n1 - n0, go + n0, P, B, ldb, gW, K, true);
         }
       }
     }
@@ -267,5 +253,3 @@ void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b) {
 }
 
 }  // namespace mrc::cpu
-
-#pragma GCC diagnostic pop

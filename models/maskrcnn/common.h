@@ -1,0 +1,60 @@
+// Types the parts of Mask R-CNN share: training targets, the batched image list, detections, and the
+// per-call context (sampler injection, intermediate-tensor trace, random generator).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/box_ops/box_ops_op.h"
+#include "kernels/multiscale_roi/multiscale_roi_op.h"
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace mrc::maskrcnn {
+
+// One image's ground truth (torchvision's target dict): boxes float32 [n, 4] (x1, y1, x2, y2) in
+// pixels, labels int64 [n] in [1, NUM_CLASSES), masks uint8 [n, H, W] (0/1) at the image's size.
+struct Target {
+  Tensor boxes, labels, masks;
+};
+
+// Normalized, resized images zero-padded into one batch, with each image's size before padding.
+struct ImageList {
+  Tensor tensors;         // [N, 3, H, W]
+  ImageSizes image_sizes;  // (height, width) per image after resizing
+};
+
+// One image's detections (torchvision's result dict), in the coordinates of the photo as given.
+struct Detections {
+  Tensor boxes;   // float32 [n, 4]
+  Tensor scores;  // float32 [n], decreasing
+  Tensor labels;  // int64 [n]
+  Tensor masks;   // float32 [n, 1, H, W] probabilities (threshold with DETECTION_MASK_THRESHOLD)
+};
+
+// Who picks the training samples. By default the balanced sampler draws from the model's Generator; a
+// hook replaces those draws (parity tests replay another implementation's choices). `labels` are the
+// candidates' labels (>= 1 positive, 0 negative, < 0 ignored) of image `image`.
+enum class SamplerStage { Rpn, Roi };
+using SamplerHook = std::function<SampledMasks(SamplerStage stage, int64_t image, const Tensor& labels)>;
+
+// Named intermediate tensors of one forward pass (detached), e.g. "rpn.objectness.0".
+using Trace = std::map<std::string, Tensor>;
+
+struct RunContext {
+  Generator* gen = nullptr;
+  const SamplerHook* sampler = nullptr;  // null: draw from gen
+  Trace* trace = nullptr;                // null: record nothing
+  std::string prefix;                    // prepended to trace names
+
+  void record(const std::string& name, const Tensor& t) const {
+    if (trace) (*trace)[prefix + name] = t.detach();
+  }
+  SampledMasks sample(SamplerStage stage, int64_t image, const Tensor& labels, int64_t batch_size,
+                      double positive_fraction) const;
+};
+
+}  // namespace mrc::maskrcnn

@@ -1,0 +1,192 @@
+// Region proposal network (see rpn.h), step for step as torchvision's rpn.py.
+#include "models/maskrcnn/rpn.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/anchors/anchors_op.h"
+#include "kernels/nms/nms_op.h"
+#include "kernels/ops.h"
+#include "layers/init.h"
+
+namespace mrc::maskrcnn {
+
+SampledMasks RunContext::sample(SamplerStage stage, int64_t image, const Tensor& labels, int64_t batch_size,
+                                double positive_fraction) const {
+  if (sampler && *sampler) {
+    SampledMasks m = (*sampler)(stage, image, labels);
+    const char* what = stage == SamplerStage::Rpn ? "RPN" : "ROI";
+    if (!m.positive.defined() || !m.negative.defined() || m.positive.numel() != labels.numel() ||
+        m.negative.numel() != labels.numel())
+      throw std::runtime_error(std::string("sampler hook: the ") + what + " masks of image " + std::to_string(image) +
+                               " must have " + std::to_string(labels.numel()) + " entries (one per candidate)");
+    return {m.positive.to(DType::UInt8).to(labels.device()), m.negative.to(DType::UInt8).to(labels.device())};
+  }
+  if (!gen) throw std::logic_error("RunContext: no generator for the training samplers");
+  return balanced_sample(labels, batch_size, positive_fraction, *gen);
+}
+
+RPNHead::RPNHead(int64_t channels, int64_t num_anchors, Generator& gen) {
+  conv = std::make_shared<Conv2d>(channels, channels, 3, 1, 1, true, &gen);
+  auto block = std::make_shared<Sequential>();  // Conv2dNormActivation: conv "0", ReLU "1"
+  block->push_back(conv);
+  block->push_back(std::make_shared<ReLU>());
+  auto seq = std::make_shared<Sequential>();
+  seq->push_back(block);
+  register_module("conv", seq);
+  cls_logits = register_module("cls_logits", std::make_shared<Conv2d>(channels, num_anchors, 1, 1, 0, true, &gen));
+  bbox_pred = register_module("bbox_pred", std::make_shared<Conv2d>(channels, num_anchors * 4, 1, 1, 0, true, &gen));
+  for (auto* c : {conv.get(), cls_logits.get(), bbox_pred.get()}) {
+    init::normal_(c->weight, 0, 0.01, &gen);
+    init::constant_(c->bias, 0);
+  }
+}
+
+std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::vector<Tensor>& features) {
+  std::vector<Tensor> logits, deltas;
+  for (const Tensor& f : features) {
+    const Tensor t = relu(conv->forward(f));
+    logits.push_back(cls_logits->forward(t));
+    deltas.push_back(bbox_pred->forward(t));
+  }
+  return {logits, deltas};
+}
+
+RegionProposalNetwork::RegionProposalNetwork(const Config& cfg, Generator& gen) : cfg_(cfg) {
+  for (double s : cfg.RPN_ANCHOR_SCALES) {
+    sizes_.push_back({s});
+    ratios_.push_back(cfg.RPN_ANCHOR_RATIOS);
+  }
+  const auto per_loc = anchors_per_location(sizes_, ratios_);
+  head = register_module("head", std::make_shared<RPNHead>(cfg.TOP_DOWN_PYRAMID_SIZE, per_loc[0], gen));
+}
+
+namespace {
+
+BoxCoderWeights weights_of(const std::vector<double>& w) { return {w[0], w[1], w[2], w[3]}; }
+
+// permute_and_flatten: [N, A*C, H, W] -> [N, H*W*A, C] (location-major, anchors inside).
+Tensor permute_and_flatten(const Tensor& x, int64_t a, int64_t c) {
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  return x.view({n, a, c, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, c});
+}
+
+}  // namespace
+
+RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vector<Tensor>& features,
+                                         const std::vector<Target>* targets, const RunContext& ctx) {
+  if (features.size() != sizes_.size())
+    throw std::invalid_argument("RegionProposalNetwork: got " + std::to_string(features.size()) +
+                                " feature maps for " + std::to_string(sizes_.size()) + " anchor sizes (RPN_ANCHOR_SCALES)");
+  const bool training = is_training();
+  const int64_t n_img = images.tensors.size(0);
+  const Device dev = images.tensors.device();
+  auto [logits, deltas_l] = head->forward(features);
+
+  std::vector<std::pair<int64_t, int64_t>> fsizes;
+  std::vector<int64_t> per_level;
+  std::vector<Tensor> cls_flat, reg_flat;
+  for (size_t l = 0; l < features.size(); ++l) {
+    ctx.record("rpn.objectness." + std::to_string(l), logits[l]);
+    ctx.record("rpn.deltas." + std::to_string(l), deltas_l[l]);
+    fsizes.push_back({features[l].size(2), features[l].size(3)});
+    const int64_t a = deltas_l[l].size(1) / 4;
+    per_level.push_back(logits[l].size(1) * logits[l].size(2) * logits[l].size(3));
+    cls_flat.push_back(permute_and_flatten(logits[l], a, logits[l].size(1) / a));
+    reg_flat.push_back(permute_and_flatten(deltas_l[l], a, 4));
+  }
+  const Tensor anchors =
+      generate_anchors(sizes_, ratios_, fsizes, images.tensors.size(2), images.tensors.size(3), dev);  // [T, 4]
+  const int64_t total = anchors.size(0);
+  const Tensor objectness = cat(cls_flat, 1).flatten(0, -2);  // [N*T, 1]
+  const Tensor pred_deltas = cat(reg_flat, 1).reshape({-1, 4});  // [N*T, 4]
+
+  const BoxCoderWeights rpn_w = weights_of(cfg_.RPN_BBOX_WEIGHTS);
+  std::vector<Tensor> anchor_copies(static_cast<size_t>(n_img), anchors);
+  const Tensor proposals = decode_boxes(pred_deltas.detach(), cat(anchor_copies, 0), rpn_w).view({n_img, -1, 4});
+
+  // ---- filter_proposals ----
+  RpnOutput out;
+  {
+    NoGradGuard ng;
+    const Tensor obj = objectness.detach().reshape({n_img, -1});
+    const int64_t pre_n = training ? cfg_.PRE_NMS_LIMIT_TRAINING : cfg_.PRE_NMS_LIMIT_INFERENCE;
+    const int64_t post_n = training ? cfg_.POST_NMS_ROIS_TRAINING : cfg_.POST_NMS_ROIS_INFERENCE;
+    std::vector<Tensor> top_idx;
+    std::vector<int64_t> level_of;  // the level of each selected column
+    int64_t offset = 0;
+    for (size_t l = 0; l < per_level.size(); ++l) {
+      const int64_t k = std::min(pre_n, per_level[l]);
+      top_idx.push_back(add(topk(obj.narrow(1, offset, per_level[l]), k, 1).second, double(offset)));
+      level_of.insert(level_of.end(), size_t(k), int64_t(l));
+      offset += per_level[l];
+    }
+    const Tensor idx = cat(top_idx, 1);  // [N, sum k]
+    const Tensor levels = Tensor::from_vector(level_of, {int64_t(level_of.size())}, dev);
+    for (int64_t i = 0; i < n_img; ++i) {
+      const Tensor sel = idx[i];
+      Tensor scores = sigmoid(index_select(obj[i], 0, sel));
+      Tensor boxes = index_select(proposals[i], 0, sel);
+      Tensor lvl = levels;
+      boxes = clip_boxes(boxes, images.image_sizes[size_t(i)].first, images.image_sizes[size_t(i)].second);
+      Tensor keep = remove_small_boxes(boxes, cfg_.RPN_MIN_SIZE);
+      boxes = index_select(boxes, 0, keep);
+      scores = index_select(scores, 0, keep);
+      lvl = index_select(lvl, 0, keep);
+      keep = nonzero(ge(scores, cfg_.RPN_SCORE_THRESHOLD)).flatten();
+      boxes = index_select(boxes, 0, keep);
+      scores = index_select(scores, 0, keep);
+      lvl = index_select(lvl, 0, keep);
+      keep = batched_nms(boxes, scores, lvl, cfg_.RPN_NMS_THRESHOLD);
+      keep = keep.narrow(0, 0, std::min(post_n, keep.size(0)));
+      out.boxes.push_back(index_select(boxes, 0, keep));
+      out.scores.push_back(index_select(scores, 0, keep));
+      ctx.record("rpn.proposals." + std::to_string(i), out.boxes.back());
+      ctx.record("rpn.scores." + std::to_string(i), out.scores.back());
+    }
+  }
+  if (!training) return out;
+
+  // ---- targets, sampling, losses ----
+  if (!targets || int64_t(targets->size()) != n_img)
+    throw std::invalid_argument("RegionProposalNetwork: training needs one target per image");
+  std::vector<Tensor> labels, reg_targets, pos_masks, neg_masks;
+  {
+    NoGradGuard ng;
+    const MatcherParams mp{cfg_.RPN_FG_IOU_THRESHOLD, cfg_.RPN_BG_IOU_THRESHOLD, true};
+    for (int64_t i = 0; i < n_img; ++i) {
+      const Tensor& gt = (*targets)[size_t(i)].boxes;
+      Tensor lab, matched_gt;
+      if (gt.numel() == 0) {
+        lab = Tensor::zeros({total}, DType::Float32, dev);
+        matched_gt = Tensor::zeros({total, 4}, DType::Float32, dev);
+      } else {
+        const Tensor m = match_boxes(box_iou(gt, anchors), mp);
+        matched_gt = index_select(gt, 0, where(ge(m, 0.0), m, 0.0));
+        // 1 matched, 0 below the low threshold, -1 between the thresholds (ignored)
+        lab = where(ge(m, 0.0), Tensor::ones({total}, DType::Float32, dev),
+                    where(eq(m, double(kernels::kBetweenThresholds)), Tensor::full({total}, -1.0, DType::Float32, dev),
+                          Tensor::zeros({total}, DType::Float32, dev)));
+      }
+      labels.push_back(lab);
+      reg_targets.push_back(encode_boxes(matched_gt, anchors, rpn_w));
+      const SampledMasks s = ctx.sample(SamplerStage::Rpn, i, lab, cfg_.RPN_TRAIN_ANCHORS_PER_IMAGE, cfg_.RPN_POSITIVE_RATIO);
+      ctx.record("rpn.sampled_pos." + std::to_string(i), s.positive);
+      ctx.record("rpn.sampled_neg." + std::to_string(i), s.negative);
+      pos_masks.push_back(s.positive);
+      neg_masks.push_back(s.negative);
+    }
+  }
+  const Tensor pos = nonzero(cat(pos_masks, 0)).flatten();
+  const Tensor neg = nonzero(cat(neg_masks, 0)).flatten();
+  const Tensor sampled = cat({pos, neg}, 0);
+  const Tensor all_labels = cat(labels, 0), all_targets = cat(reg_targets, 0);
+  out.loss_box_reg = div(smooth_l1_loss(index_select(pred_deltas, 0, pos), index_select(all_targets, 0, pos), 1.0 / 9,
+                                        Reduction::Sum),
+                         Tensor::scalar(double(std::max<int64_t>(sampled.numel(), 1)), DType::Float32, dev));
+  out.loss_objectness = binary_cross_entropy_with_logits(index_select(objectness.flatten(), 0, sampled),
+                                                         index_select(all_labels, 0, sampled));
+  return out;
+}
+
+}  // namespace mrc::maskrcnn
