@@ -1,6 +1,6 @@
-// CPU convolution: blocked im2col + Eigen's packed GEMM on row-major maps, threads over independent
-// output blocks. The split into blocks depends on the shapes only (never on the thread count or on
-// timing), and each output element is produced by exactly one block, so results are reproducible.
+// CPU convolution: im2col in cache-sized chunks + a packed GEMM (gemm.h), threads over independent
+// pieces of the output. The split depends on the shapes and the thread count only (never on timing),
+// and each output element is produced by exactly one piece, so results repeat run to run.
 //
 // Per group, with K = C/G * kH * kW and P = OH * OW:
 //   forward        out[M/G x P]  = W[M/G x K] * col[K x P]            (+ bias)
@@ -8,6 +8,7 @@
 //   weight grad    gW[M/G x K]   = sum over images of grad_out * col^T
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <cstdlib>
 #include <new>
 
@@ -46,20 +47,26 @@ T* scratch(int slot, int64_t n) {
   return static_cast<T*>(s[size_t(slot)].get(size_t(n) * sizeof(T)));
 }
 
-constexpr int64_t kMinTasks = 4;                 // blocks enough to keep two to four threads busy
-constexpr int64_t kColBudget = 384 * 1024;       // bytes of column buffer per block (stays in L2)
-constexpr int64_t kMinCols = 96;                 // narrower column blocks make Eigen's kernel stall
+constexpr int64_t kColBudget = 4 << 20;  // bytes of column buffer per chunk (cache-sized, bounded for big images)
+constexpr int64_t kMinCols = 96;          // narrower chunks make Eigen's kernel stall
+constexpr double kSerialFlops = 4e6;      // below this a parallel region costs more than it saves
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t m) { return ceil_div(a, m) * m; }
 
-// Output positions per block for a column buffer of `rows` rows: cache-sized, at least kMinCols,
-// and the same for every block (the last one takes the rest).
-int64_t col_block(int64_t rows, int64_t P, size_t elt) {
-  int64_t nb = std::max<int64_t>(kColBudget / std::max<int64_t>(rows * int64_t(elt), 1), kMinCols);
-  if (nb >= P) return P;
-  const int64_t blocks = ceil_div(P, nb);
-  return std::min(P, round_up(ceil_div(P, blocks), 16));
+// Output positions per chunk for a column buffer of `rows` rows over `cols` positions.
+int64_t chunk_cols(int64_t rows, int64_t cols, size_t elt) {
+  const int64_t nb = std::max<int64_t>(kColBudget / std::max<int64_t>(rows * int64_t(elt), 1), kMinCols);
+  return nb >= cols ? cols : round_up(ceil_div(cols, ceil_div(cols, nb)), 16);
+}
+
+// Threads a convolution of `flops` should use: one when the work is too small to share.
+int64_t threads_for(double flops) { return flops < kSerialFlops ? 1 : std::max(1, num_threads()); }
+
+// [begin, end) of part t when `n` items are cut into `parts` pieces aligned to `align`.
+std::pair<int64_t, int64_t> part(int64_t n, int64_t parts, int64_t t, int64_t align) {
+  const int64_t step = round_up(ceil_div(n, parts), align);
+  return {std::min(n, t * step), std::min(n, (t + 1) * step)};
 }
 
 ConvGeom make_geom(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dParams& p) {
@@ -83,106 +90,134 @@ ConvGeom make_geom(const Tensor& x, const Tensor& w, const Tensor& out, const Co
   return g;
 }
 
+// The work of one call is split, in an order fixed by the shapes and the thread count alone, into
+// one piece per thread: whole images when there are enough of them, else columns (output positions)
+// or rows (output channels) of each image, whichever side is larger, because the GEMM repacks the
+// other operand for every piece.
 template <class T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
-  const int64_t K = g.K(), P = g.P(), Mg = g.Mg();
+  const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), images = g.N * g.G;
   const bool pw = g.pointwise();
-  const int64_t nb = col_block(K, P, sizeof(T));
-  const int64_t nblk = ceil_div(P, nb);
-  // out[b, group rows m0..m1, positions n0..n1] = bias + W rows * B (B: K x (n1 - n0), row stride ldb)
-  auto block_gemm = [&](int64_t b, int64_t gi, int64_t m0, int64_t m1, const T* B, int64_t ldb, int64_t n0, int64_t n1) {
-    T* C = out + (b * g.M + gi * Mg + m0) * P + n0;
-    if (bias) {
-      for (int64_t i = 0; i < m1 - m0; ++i) std::fill(C + i * P, C + i * P + (n1 - n0), bias[gi * Mg + m0 + i]);
-    }
+  const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));
+  auto input = [&](int64_t i) { return x + (i / g.G * g.C + i % g.G * g.Cg()) * g.HW(); };
+  // out rows m0..m1, positions n0..n1 of image-group i = bias + W rows * B (K x (n1 - n0), row stride ldb)
+  auto block_gemm = [&](int64_t i, int64_t m0, int64_t m1, const T* B, int64_t ldb, int64_t n0, int64_t n1) {
+    const int64_t gi = i % g.G;
+    T* C = out + (i / g.G * g.M + gi * Mg + m0) * P + n0;
+    if (bias)
+      for (int64_t r = 0; r < m1 - m0; ++r) std::fill(C + r * P, C + r * P + (n1 - n0), bias[gi * Mg + m0 + r]);
     gemm<T>(false, false, m1 - m0, n1 - n0, K, w + (gi * Mg + m0) * K, K, B, ldb, C, P, bias != nullptr);
   };
-  const int64_t tasks = g.N * g.G * nblk;
-  if (tasks >= kMinTasks) {
-    parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-      T* col = pw ? nullptr : scratch<T>(kTaskSlot, K * nb);
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t b = t / (g.G * nblk), gi = (t / nblk) % g.G, n0 = (t % nblk) * nb, n1 = std::min(P, n0 + nb);
-        const T* xg = x + (b * g.C + gi * g.Cg()) * g.HW();
-        if (pw) {
-          block_gemm(b, gi, 0, Mg, xg + n0, P, n0, n1);
-        } else {
-          im2col_block(xg, g, 0, K, n0, n1, col);
-          block_gemm(b, gi, 0, Mg, col, n1 - n0, n0, n1);
-        }
-      }
+  // positions n0..n1 of image-group i, all rows, in cache-sized chunks of im2col
+  auto columns = [&](int64_t i, int64_t n0, int64_t n1) {
+    if (pw) return block_gemm(i, 0, Mg, input(i) + n0, P, n0, n1);
+    const int64_t nb = chunk_cols(K, n1 - n0, sizeof(T));
+    T* col = scratch<T>(kTaskSlot, K * nb);
+    for (int64_t c0 = n0; c0 < n1; c0 += nb) {
+      const int64_t c1 = std::min(n1, c0 + nb);
+      im2col_block(input(i), g, 0, K, c0, c1, col);
+      block_gemm(i, 0, Mg, col, c1 - c0, c0, c1);
+    }
+  };
+  if (threads == 1 || images >= threads) {
+    parallel_for(images, threads == 1 ? images : 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) columns(i, 0, P);
     });
     return;
   }
-  // Few column blocks (small maps, small batch): build each image's column matrix once with all
-  // threads, then split the weight rows.
-  const int64_t mb = round_up(ceil_div(Mg, std::clamp<int64_t>(ceil_div(kMinTasks, g.N * g.G), 1, std::max<int64_t>(1, Mg / 16))), 8);
-  const int64_t nmb = ceil_div(Mg, mb);
-  for (int64_t b = 0; b < g.N; ++b) {
-    for (int64_t gi = 0; gi < g.G; ++gi) {
-      const T* xg = x + (b * g.C + gi * g.Cg()) * g.HW();
-      const T* B = xg;
-      if (!pw) {
-        T* col = scratch<T>(kSharedSlot, K * P);
-        parallel_for(K, std::max<int64_t>(1, 8192 / P), [&](int64_t r0, int64_t r1) {
-          im2col_block(xg, g, r0, r1, 0, P, col + r0 * P);
-        });
-        B = col;
-      }
-      parallel_for(nmb, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) block_gemm(b, gi, t * mb, std::min(Mg, (t + 1) * mb), B, P, 0, P);
+  for (int64_t i = 0; i < images; ++i) {
+    if (P >= Mg) {
+      parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const auto [n0, n1] = part(P, threads, t, 16);
+          if (n0 < n1) columns(i, n0, n1);
+        }
       });
+      continue;
     }
+    const T* B = input(i);
+    if (!pw) {  // one column matrix for all row pieces, built by all threads
+      T* col = scratch<T>(kSharedSlot, K * P);
+      parallel_for(K, 1, [&](int64_t r0, int64_t r1) { im2col_block(input(i), g, r0, r1, 0, P, col + r0 * P); });
+      B = col;
+    }
+    parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const auto [m0, m1] = part(Mg, threads, t, 8);
+        if (m0 < m1) block_gemm(i, m0, m1, B, P, 0, P);
+      }
+    });
   }
 }
 
+// Input gradient: per piece, gcol = W^T * grad_out, then col2im into the input. Pieces own whole
+// images, or whole input channels of one image (col2im never adds into another piece's channel); a
+// 1x1 convolution without im2col may split positions instead.
 template <class T>
 void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
-  const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), Cg = g.Cg(), KK = g.KK();
+  const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), Cg = g.Cg(), KK = g.KK(), images = g.N * g.G;
   const bool pw = g.pointwise();
-  // Blocks own whole input channels, so col2im never adds into another block's channel.
-  const int64_t cb = ceil_div(Cg, std::clamp<int64_t>(ceil_div(kMinTasks, g.N * g.G), 1, Cg));
-  const int64_t ncb = ceil_div(Cg, cb);
-  const int64_t nb = pw ? P : col_block(cb * KK, P, sizeof(T));
-  parallel_for(g.N * g.G * ncb, 1, [&](int64_t t0, int64_t t1) {
-    T* col = pw ? nullptr : scratch<T>(kTaskSlot, cb * KK * nb);
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / (g.G * ncb), gi = (t / ncb) % g.G, c0 = (t % ncb) * cb, c1 = std::min(Cg, c0 + cb);
-      const int64_t r0 = c0 * KK, r1 = c1 * KK;
-      T* xg = gx + (b * g.C + gi * Cg) * g.HW();
-      const T* go = gout + (b * g.M + gi * Mg) * P;
-      const T* wg = w + gi * Mg * K + r0;  // W^T rows r0..r1: a transposed view of W's columns
-      if (pw) {
-        gemm<T>(true, false, c1 - c0, P, Mg, wg, K, go, P, xg + c0 * P, P, false);
-        continue;
-      }
-      std::fill(xg + c0 * g.HW(), xg + c1 * g.HW(), T(0));
-      for (int64_t n0 = 0; n0 < P; n0 += nb) {
-        const int64_t n1 = std::min(P, n0 + nb);
-        gemm<T>(true, false, r1 - r0, n1 - n0, Mg, wg, K, go + n0, P, col, n1 - n0, false);
-        col2im_block(col, g, r0, r1, n0, n1, xg);
-      }
+  const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));
+  auto grad_in = [&](int64_t i) { return gx + (i / g.G * g.C + i % g.G * Cg) * g.HW(); };
+  auto grad_out = [&](int64_t i) { return gout + (i / g.G * g.M + i % g.G * Mg) * P; };
+  auto weight = [&](int64_t i) { return w + i % g.G * Mg * K; };
+  // input channels c0..c1 of image-group i (positions n0..n1 for 1x1)
+  auto channels = [&](int64_t i, int64_t c0, int64_t c1, int64_t n0, int64_t n1) {
+    const int64_t r0 = c0 * KK, r1 = c1 * KK;
+    T* xg = grad_in(i);
+    if (pw) return gemm<T>(true, false, c1 - c0, n1 - n0, Mg, weight(i) + r0, K, grad_out(i) + n0, P, xg + c0 * P + n0, P, false);
+    std::fill(xg + c0 * g.HW(), xg + c1 * g.HW(), T(0));
+    const int64_t nb = chunk_cols(r1 - r0, P, sizeof(T));
+    T* col = scratch<T>(kTaskSlot, (r1 - r0) * nb);
+    for (int64_t q0 = 0; q0 < P; q0 += nb) {
+      const int64_t q1 = std::min(P, q0 + nb);
+      gemm<T>(true, false, r1 - r0, q1 - q0, Mg, weight(i) + r0, K, grad_out(i) + q0, P, col, q1 - q0, false);
+      col2im_block(col, g, r0, r1, q0, q1, xg);
     }
-  });
+  };
+  if (threads == 1 || images >= threads) {
+    parallel_for(images, threads == 1 ? images : 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) channels(i, 0, Cg, 0, P);
+    });
+    return;
+  }
+  const bool split_positions = pw && P > Cg;
+  for (int64_t i = 0; i < images; ++i) {
+    parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        if (split_positions) {
+          const auto [n0, n1] = part(P, threads, t, 16);
+          if (n0 < n1) channels(i, 0, Cg, n0, n1);
+        } else {
+          const auto [c0, c1] = part(Cg, threads, t, 1);
+          if (c0 < c1) channels(i, c0, c1, 0, P);
+        }
+      }
+    });
+  }
 }
 
+// Weight gradient: pieces own columns of gW (im2col rows, so each piece builds only its own rows),
+// or rows of gW when the columns are too few; each sums over all images and positions in order.
 template <class T>
 void backward_weight_impl(const ConvGeom& g, const T* x, const T* gout, T* gw) {
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg();
   const bool pw = g.pointwise();
-  // Blocks of weight-gradient columns (im2col rows), then of rows when that is not enough.
-  const int64_t rb = std::min(K, round_up(ceil_div(K, std::clamp<int64_t>(ceil_div(kMinTasks, g.G), 1, std::max<int64_t>(1, K / 32))), 8));
-  const int64_t nrb = ceil_div(K, rb);
-  const int64_t mb = ceil_div(Mg, std::clamp<int64_t>(ceil_div(kMinTasks, g.G * nrb), 1, std::max<int64_t>(1, Mg / 32)));
-  const int64_t nmb = ceil_div(Mg, mb);
-  const int64_t nb = pw ? P : col_block(rb, P, sizeof(T));
-  parallel_for(g.G * nrb * nmb, 1, [&](int64_t t0, int64_t t1) {
-    T* col = pw ? nullptr : scratch<T>(kTaskSlot, rb * nb);
+  const int64_t threads = threads_for(2.0 * double(g.N * g.G) * double(Mg) * double(P) * double(K));
+  const int64_t per_group = ceil_div(threads, g.G);
+  const int64_t nrb = std::clamp<int64_t>(per_group, 1, std::max<int64_t>(1, K / 32));
+  const int64_t nmb = std::clamp<int64_t>(ceil_div(per_group, nrb), 1, std::max<int64_t>(1, Mg / 32));
+  const int64_t pieces = g.G * nrb * nmb;
+  parallel_for(pieces, threads == 1 ? pieces : 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t gi = t / (nrb * nmb), ri = (t / nmb) % nrb, mi = t % nmb;
-      const int64_t r0 = ri * rb, r1 = std::min(K, r0 + rb), m0 = mi * mb, m1 = std::min(Mg, m0 + mb);
+      const int64_t gi = t / (nrb * nmb);
+      const auto [r0, r1] = part(K, nrb, (t / nmb) % nrb, 8);
+      const auto [m0, m1] = part(Mg, nmb, t % nmb, 8);
+      if (r0 >= r1 || m0 >= m1) continue;
       T* gW = gw + (gi * Mg + m0) * K + r0;
-      for (int64_t i = 0; i < m1 - m0; ++i) std::fill(gW + i * K, gW + i * K + (r1 - r0), T(0));
+      for (int64_t r = 0; r < m1 - m0; ++r) std::fill(gW + r * K, gW + r * K + (r1 - r0), T(0));
+      const int64_t nb = pw ? P : chunk_cols(r1 - r0, P, sizeof(T));
+      T* col = pw ? nullptr : scratch<T>(kTaskSlot, (r1 - r0) * nb);
       for (int64_t b = 0; b < g.N; ++b) {
         const T* xg = x + (b * g.C + gi * g.Cg()) * g.HW();
         const T* go = gout + (b * g.M + gi * Mg + m0) * P;

@@ -128,6 +128,10 @@ __global__ void coords_kernel(const int64_t* linear, int64_t count, int nd, Dims
   }
 }
 
+__global__ void iota_kernel(int64_t* p, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) p[i] = i;
+}
+
 template <bool Accumulate>
 void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   const AroundDim od = around(out, dim);
@@ -137,8 +141,10 @@ void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor
   const cudaStream_t stream = current_stream(device);
   // stable sort of (target, position); only the bits that can be set in a target are sorted
   Tensor keys = Tensor::empty({k}, DType::Int64, out.device());
-  Tensor pos_in = Tensor::arange(k, DType::Int64, out.device());
+  Tensor pos_in = Tensor::empty({k}, DType::Int64, out.device());
   Tensor pos = Tensor::empty({k}, DType::Int64, out.device());
+  iota_kernel<<<grid_for(k, device), kBlock, 0, stream>>>(static_cast<int64_t*>(pos_in.raw_data()), k);
+  MRC_CUDA_CHECK_LAUNCH();
   int end_bit = 1;
   while (end_bit < 63 && (int64_t(1) << end_bit) < od.size) ++end_bit;
   const auto* kin = static_cast<const int64_t*>(index.raw_data());

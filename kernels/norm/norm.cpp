@@ -1,5 +1,9 @@
-// Normalization ops composed from elementwise and reduction ops (see norm.h).
+// Normalization ops: argument checks, the fused CPU path with its backward, and the same math composed
+// from elementwise and reduction ops for CUDA tensors (see norm.h).
 #include "kernels/norm/norm.h"
+
+#include <cmath>
+#include <vector>
 
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/reduce/reduce.h"
@@ -35,9 +39,10 @@ Tensor affine(const Tensor& y, const Tensor& weight, const Tensor& bias, const S
   return bias.defined() ? add(out, bias.view(cs)) : out;
 }
 
-}  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+// ---- composed (CUDA tensors) ----
+
+Tensor batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_input(op, x);
@@ -73,7 +78,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   return affine(mul(centered, rsqrt(add(var, eps))), weight, bias, cs);
 }
 
-Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+Tensor frozen_batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, double eps) {
   const char* op = "frozen_batch_norm";
   check_input(op, x);
@@ -91,7 +96,7 @@ Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bi
   return add(mul(x, scale.view(cs)), shift.view(cs));
 }
 
-Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+Tensor group_norm_composed(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
   check_input(op, x);
   check_channel_vector(op, x, weight, "weight");
@@ -105,6 +110,144 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
   const Tensor var = mean(mul(centered, centered), {2}, true);
   const Tensor y = mul(centered, rsqrt(add(var, eps))).reshape(x.shape());
   return affine(y, weight, bias, channel_shape(x));
+}
+
+
+bool wants(const Tensor& t) { return t.defined() && t.requires_grad() && grad_enabled(); }
+
+template <class F>
+Tensor per_channel(int64_t c, DType dtype, F f) {  // a host vector of c values f(i), as dtype
+  std::vector<double> v(static_cast<size_t>(c));
+  for (int64_t i = 0; i < c; ++i) v[size_t(i)] = f(i);
+  return Tensor::from_vector(v, {c}).to(dtype);
+}
+
+std::vector<double> host(const Tensor& t) { return t.defined() ? t.to_vector<double>() : std::vector<double>(); }
+
+Tensor affine_raw(const Tensor& x, const Tensor& scale, const Tensor& shift) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (out.numel()) cpu::channel_affine(x, scale, shift, out);
+  return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  check_input(op, x);
+  check_channel_vector(op, x, weight, "weight");
+  check_channel_vector(op, x, bias, "bias");
+  check_channel_vector(op, x, running_mean, "running_mean");
+  check_channel_vector(op, x, running_var, "running_var");
+  if (!training && (!running_mean.defined() || !running_var.defined()))
+    throw_arg(op, "eval mode needs running_mean and running_var");
+  if (x.is_cuda()) return batch_norm_composed(x, weight, bias, running_mean, running_var, training, momentum, eps);
+
+  const int64_t c = x.size(1), count = x.numel() / std::max<int64_t>(c, 1);
+  const Tensor xc = x.detach().contiguous();
+  Tensor mean, invstd;
+  if (training) {
+    if (count <= 1) throw_arg(op, "training needs more than one value per channel, got input shape " + shape_str(x.shape()));
+    mean = Tensor::empty({c}, x.dtype());
+    Tensor var = Tensor::empty({c}, x.dtype());
+    cpu::channel_moments(xc, mean, var);
+    const auto v = host(var);
+    invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
+    if (running_mean.defined() && running_var.defined()) {
+      NoGradGuard ng;
+      Tensor rm = running_mean, rv = running_var;
+      rm.mul_(1 - momentum).add_(mean, momentum);
+      rv.mul_(1 - momentum).add_(var, momentum * double(count) / double(count - 1));  // unbiased, as torch
+    }
+  } else {
+    mean = running_mean.detach().contiguous().clone();
+    const auto v = host(running_var);
+    invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
+  }
+  const auto m = host(mean), is = host(invstd), w = host(weight), b = host(bias);
+  const Tensor scale = per_channel(c, x.dtype(), [&](int64_t i) { return is[size_t(i)] * (w.empty() ? 1.0 : w[size_t(i)]); });
+  const auto sc = host(scale);
+  const Tensor shift = per_channel(c, x.dtype(), [&](int64_t i) { return (b.empty() ? 0.0 : b[size_t(i)]) - m[size_t(i)] * sc[size_t(i)]; });
+  Tensor out = affine_raw(xc, scale, shift);
+
+  const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
+  if (!(need_x || need_w || need_b)) return out;
+  SavedTensor sx(xc);
+  return record(out, {x, weight, bias}, op, [=](const Tensor& g_in) -> std::vector<Tensor> {
+    const Tensor g = g_in.contiguous(), xs = sx.get();
+    Tensor sum_dy = Tensor::empty({c}, g.dtype()), sum_dy_xhat = Tensor::empty({c}, g.dtype());
+    if (training || need_w || need_b) cpu::batch_norm_grad_sums(g, xs, mean, invstd, sum_dy, sum_dy_xhat);
+    Tensor gx;
+    if (need_x) {
+      if (training) {  // the batch statistics depend on x too
+        gx = Tensor::empty(xs.shape(), g.dtype());
+        if (gx.numel()) cpu::batch_norm_backward_input(g, xs, mean, invstd, scale, sum_dy, sum_dy_xhat, gx);
+      } else {
+        gx = affine_raw(g, scale, Tensor());
+      }
+    }
+    return {gx, need_w ? sum_dy_xhat : Tensor(), need_b ? sum_dy : Tensor()};
+  });
+}
+
+Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, double eps) {
+  const char* op = "frozen_batch_norm";
+  check_input(op, x);
+  for (auto [t, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"}, {&running_var, "running_var"}}) {
+    check_defined(op, *t, name);
+    check_channel_vector(op, x, *t, name);
+  }
+  if (x.is_cuda()) return frozen_batch_norm_composed(x, weight, bias, running_mean, running_var, eps);
+  // torchvision's order of operations, in x's precision: scale = w * rsqrt(rv + eps), shift = b - rm * scale
+  Tensor scale = Tensor::empty({x.size(1)}, x.dtype()), shift = Tensor::empty({x.size(1)}, x.dtype());
+  MRC_DISPATCH_FLOATING(x.dtype(), op, [&] {
+    using T = scalar_t;
+    const auto w = weight.to_vector<T>(), b = bias.to_vector<T>(), rm = running_mean.to_vector<T>(), rv = running_var.to_vector<T>();
+    T *sc = scale.data<T>(), *sh = shift.data<T>();
+    for (size_t i = 0; i < w.size(); ++i) {
+      sc[i] = w[i] * (T(1) / std::sqrt(rv[i] + T(eps)));
+      sh[i] = b[i] - rm[i] * sc[i];
+    }
+  });
+  Tensor out = affine_raw(x.detach().contiguous(), scale, shift);
+  return record(out, {x}, op, [scale](const Tensor& g) -> std::vector<Tensor> {
+    return {affine_raw(g.contiguous(), scale, Tensor())};
+  });
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "group_norm";
+  check_input(op, x);
+  check_channel_vector(op, x, weight, "weight");
+  check_channel_vector(op, x, bias, "bias");
+  const int64_t n = x.size(0), c = x.size(1);
+  if (groups < 1 || c % groups != 0)
+    throw_arg(op, "groups (" + std::to_string(groups) + ") must divide the channels (" + std::to_string(c) + ")");
+  if (x.is_cuda()) return group_norm_composed(x, groups, weight, bias, eps);
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor mean = Tensor::empty({n, groups}, x.dtype()), rstd = Tensor::empty({n, groups}, x.dtype());
+  if (x.numel()) cpu::group_norm_forward(xc, groups, wc, bc, eps, out, mean, rstd);
+  const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
+  if (!(need_x || need_w || need_b)) return out;
+  SavedTensor sx(xc), sw(wc);
+  return record(out, {x, weight, bias}, op, [=](const Tensor& g_in) -> std::vector<Tensor> {
+    const Tensor g = g_in.contiguous(), xs = sx.get();
+    Tensor gx = need_x ? Tensor::empty(xs.shape(), g.dtype()) : Tensor();
+    Tensor gw = need_w ? Tensor::empty({c}, g.dtype()) : Tensor();
+    Tensor gb = need_b ? Tensor::empty({c}, g.dtype()) : Tensor();
+    if (xs.numel()) {
+      cpu::group_norm_backward(g, xs, groups, mean, rstd, sw.get(), gx, gw, gb);
+    } else {
+      if (gw.defined()) gw.zero_();
+      if (gb.defined()) gb.zero_();
+    }
+    return {gx, gw, gb};
+  });
 }
 
 }  // namespace mrc

@@ -33,8 +33,11 @@ Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 
   if (oh < 1 || ow < 1) throw_arg(op, "input " + shape_str(x.shape()) + " is too small for the kernel");
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype(), x.device());
-  Tensor idx = Tensor::empty(out.shape(), DType::Int64, x.device());
+  // indices only for backward (the CUDA kernel always writes them)
+  const bool need_idx = x.is_cuda() || needs_grad({&x});
+  Tensor idx = need_idx ? Tensor::empty(out.shape(), DType::Int64, x.device()) : Tensor();
   if (out.numel()) MRC_DISPATCH_DEVICE(x, max_pool2d_forward, xc, p, out, idx);
+  if (!need_idx) return out;
   const Shape in_shape = x.shape();
   SavedTensor si(idx);
   return record(out, {x}, op, [si, in_shape](const Tensor& g) -> std::vector<Tensor> {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,8 +19,29 @@
 
 namespace mrc::test {
 
+// MRC_TEST_FAKE_GPU=1 runs every comparison with the "GPU" side on the CPU as well: it checks the tests
+// themselves (shapes, arguments, reference paths) on a machine without a GPU. Allocator tests skip then.
+inline bool fake_gpu() {
+  static const bool on = [] {
+    const char* e = std::getenv("MRC_TEST_FAKE_GPU");
+    return e && std::string(e) == "1";
+  }();
+  return on;
+}
+
+// The device the tests compare against the CPU.
+inline Device gpu_device() { return fake_gpu() ? Device::cpu() : Device::cuda(0); }
+inline Tensor on_gpu(const Tensor& t) { return t.to(gpu_device()); }
+
 // False (after a message) when no CUDA device is visible: the calling test returns without asserting.
 inline bool gpu() {
+  if (fake_gpu() || cuda_available()) return true;
+  MESSAGE("skipped: no CUDA device visible (cuda_device_count() == 0)");
+  return false;
+}
+
+// For tests of CUDA-only machinery (allocator statistics): a real device is required.
+inline bool real_gpu() {
   if (cuda_available()) return true;
   MESSAGE("skipped: no CUDA device visible (cuda_device_count() == 0)");
   return false;
@@ -55,7 +77,7 @@ inline void expect_close(const Tensor& got, const Tensor& ref, double atol, doub
   INFO(what);
   REQUIRE(got.defined());
   REQUIRE(ref.defined());
-  CHECK(got.is_cuda());
+  CHECK(got.device() == gpu_device());
   CHECK(got.shape() == ref.shape());
   CHECK(got.dtype() == ref.dtype());
   if (got.shape() != ref.shape()) return;
@@ -73,12 +95,12 @@ struct Tolerance {
   double atol = 1e-5, rtol = 1e-5;
 };
 
-// A CUDA copy of t with t's shape and strides (a non-contiguous CPU view stays non-contiguous).
+// A device copy of t with t's shape and strides (a non-contiguous CPU view stays non-contiguous).
 inline Tensor to_cuda_same_strides(const Tensor& t) {
-  if (t.is_contiguous()) return t.detach().cuda();
+  if (t.is_contiguous()) return on_gpu(t.detach());
   int64_t span = 1;
   for (int64_t d = 0; d < t.dim(); ++d) span += (t.size(d) - 1) * t.stride(d);
-  Tensor wide = Tensor::zeros({std::max<int64_t>(span, 1)}, t.dtype(), Device::cuda());
+  Tensor wide = Tensor::zeros({std::max<int64_t>(span, 1)}, t.dtype(), gpu_device());
   Tensor v = make_view(wide, t.shape(), t.strides(), 0);
   NoGradGuard ng;
   v.copy_(t.detach());
@@ -97,8 +119,12 @@ inline void check_op(const std::string& what, const OpFn& f, const std::vector<T
       continue;
     }
     Tensor dev = to_cuda_same_strides(t);
-    if (t.requires_grad()) dev.requires_grad_(true);
-    a.push_back(t.requires_grad() ? t : t.detach());
+    Tensor host = t.detach();  // same storage and strides, a leaf
+    if (t.requires_grad()) {
+      dev.requires_grad_(true);
+      host.requires_grad_(true);
+    }
+    a.push_back(host);
     b.push_back(dev);
   }
   const Tensor out_cpu = f(a);
@@ -114,7 +140,7 @@ inline void check_op(const std::string& what, const OpFn& f, const std::vector<T
   Generator gen(99);
   const Tensor w = Tensor::randn(out_cpu.shape(), &gen, out_cpu.dtype());
   const std::vector<Tensor> ga = grad(sum(mul(out_cpu, w)), wa);
-  const std::vector<Tensor> gb = grad(sum(mul(out_gpu, w.cuda())), wb);
+  const std::vector<Tensor> gb = grad(sum(mul(out_gpu, on_gpu(w))), wb);
   for (size_t i = 0; i < ga.size(); ++i)
     expect_close(gb[i], ga[i], bwd.atol, bwd.rtol, what + " gradient of input " + std::to_string(i));
 }

@@ -35,7 +35,7 @@ TEST_CASE("device queries") {
   CHECK(built_with_cuda());
   CHECK(cuda_device_count() >= 0);
   CHECK(cuda_available() == (cuda_device_count() > 0));
-  if (!gpu()) {
+  if (!real_gpu()) {
     CHECK_THROWS_AS(Tensor::zeros({2}, DType::Float32, Device::cuda()), std::exception);
     return;
   }
@@ -48,7 +48,7 @@ TEST_CASE("caching allocator: rounding, reuse, statistics, empty_cache") {
   CHECK(cuda::CachingAllocator::round_size(1) == 512);
   CHECK(cuda::CachingAllocator::round_size(512) == 512);
   CHECK(cuda::CachingAllocator::round_size(513) == 1024);
-  if (!gpu()) return;
+  if (!real_gpu()) return;
   auto& alloc = cuda::CachingAllocator::get();
   alloc.empty_cache();
 
@@ -75,9 +75,9 @@ TEST_CASE("caching allocator: rounding, reuse, statistics, empty_cache") {
   auto sequence = [] {
     std::vector<Tensor> live;
     for (int64_t n : {int64_t(1), int64_t(1000), int64_t(4096), int64_t(1) << 18, int64_t(3) << 18})
-      live.push_back(Tensor::empty({n}, DType::Float32, Device::cuda()));
+      live.push_back(Tensor::empty({n}, DType::Float32, gpu_device()));
     live.erase(live.begin() + 1);
-    live.push_back(Tensor::empty({777}, DType::Float64, Device::cuda()));
+    live.push_back(Tensor::empty({777}, DType::Float64, gpu_device()));
   };
   sequence();
   const cuda::AllocatorStats s1 = alloc.stats(0);
@@ -91,7 +91,7 @@ TEST_CASE("caching allocator: rounding, reuse, statistics, empty_cache") {
   alloc.reset_peak_stats(0);
   const size_t before = alloc.stats(0).allocated_bytes;
   {
-    Tensor t = Tensor::empty({1 << 20}, DType::Float32, Device::cuda());
+    Tensor t = Tensor::empty({1 << 20}, DType::Float32, gpu_device());
     const cuda::AllocatorStats s = alloc.stats(0);
     CHECK(s.allocated_bytes == before + (size_t(4) << 20));
     CHECK(s.peak_allocated_bytes >= s.allocated_bytes);
@@ -113,26 +113,26 @@ TEST_CASE("host <-> device copies, across chunk boundaries") {
   for (int64_t n : {int64_t(0), int64_t(1), int64_t(1001), int64_t(10) << 20}) {  // 40 MB: three 16 MB chunks
     Generator g(uint64_t(n) + 1);
     const Tensor h = Tensor::randint(-1000000, 1000000, {n}, &g, DType::Int32);
-    const Tensor d = h.cuda();
-    CHECK(d.is_cuda());
+    const Tensor d = on_gpu(h);
+    CHECK(d.device() == gpu_device());
     CHECK(d.cpu().to_vector<int32_t>() == h.to_vector<int32_t>());
   }
   // a non-contiguous host view to the device and back
   const Tensor x = randn({6, 8}, 3);
   const Tensor xt = x.t();
-  expect_equal(xt.cuda(), xt.contiguous(), "transposed upload");
+  expect_equal(on_gpu(xt), xt.contiguous(), "transposed upload");
   // a device view as copy_ destination
-  Tensor d = Tensor::zeros({6, 8}, DType::Float32, Device::cuda());
+  Tensor d = Tensor::zeros({6, 8}, DType::Float32, gpu_device());
   d.narrow(1, 2, 3).copy_(x.narrow(1, 0, 3));
   Tensor ref = Tensor::zeros({6, 8});
   ref.narrow(1, 2, 3).copy_(x.narrow(1, 0, 3));
   expect_equal(d, ref, "copy_ into a device view");
   // broadcast source, device to device
-  Tensor e = Tensor::empty({4, 5}, DType::Float64, Device::cuda());
-  e.copy_(Tensor::arange(5, DType::Float64).cuda());
+  Tensor e = Tensor::empty({4, 5}, DType::Float64, gpu_device());
+  e.copy_(on_gpu(Tensor::arange(5, DType::Float64)));
   expect_equal(e, Tensor::arange(5, DType::Float64).expand({4, 5}).contiguous(), "broadcast copy_");
   // fill on a strided device view
-  Tensor f = Tensor::zeros({5, 7}, DType::Int64, Device::cuda());
+  Tensor f = Tensor::zeros({5, 7}, DType::Int64, gpu_device());
   f.slice(1, 1, 7, 2).fill_(-3);
   Tensor fr = Tensor::zeros({5, 7}, DType::Int64);
   fr.slice(1, 1, 7, 2).fill_(-3);
@@ -147,7 +147,7 @@ TEST_CASE("dtype conversion on the device matches the host") {
   const Tensor base = Tensor::uniform({3, 41}, 0, 200, &g, DType::Float64);
   for (DType src : all) {
     const Tensor h = base.to(src);
-    const Tensor d = h.cuda();
+    const Tensor d = on_gpu(h);
     for (DType dst : all) {
       INFO(dtype_name(src), " -> ", dtype_name(dst));
       expect_equal(d.to(dst), h.to(dst), std::string("convert ") + dtype_name(src) + " to " + dtype_name(dst));
@@ -157,7 +157,7 @@ TEST_CASE("dtype conversion on the device matches the host") {
 }
 
 TEST_CASE("16-bit floats round to nearest even on the device") {
-  if (!gpu()) return;
+  if (!real_gpu()) return;
   // bfloat16: hand rounding of the float32 bits (round to nearest, ties to even)
   Generator g(11);
   const Tensor x = Tensor::randn({1000}, &g);
@@ -171,14 +171,14 @@ TEST_CASE("16-bit floats round to nearest even on the device") {
     std::memcpy(&r, &b, 4);
     expect.push_back(r);
   }
-  const Tensor bf = x.cuda().to(DType::BFloat16).to(DType::Float32);
+  const Tensor bf = on_gpu(x).to(DType::BFloat16).to(DType::Float32);
   expect_equal(bf, Tensor::from_vector(expect), "float32 -> bfloat16 -> float32");
   // float16: exact values survive, a tie goes to even, 1.5 ulp rounds up
   const std::vector<double> in = {0.0, 1.0, -2.5, 1024.0, 1.0 + std::ldexp(1.0, -11), 1.0 + 3 * std::ldexp(1.0, -11)};
   const std::vector<double> out = {0.0, 1.0, -2.5, 1024.0, 1.0, 1.0 + std::ldexp(1.0, -9)};
-  const Tensor h = Tensor::from_vector(in).cuda().to(DType::Float16).to(DType::Float64);
+  const Tensor h = on_gpu(Tensor::from_vector(in)).to(DType::Float16).to(DType::Float64);
   expect_equal(h, Tensor::from_vector(out), "float64 -> float16 -> float64");
-  expect_equal(Tensor::full({3}, 2.5, DType::Float16, Device::cuda()).to(DType::Float32),
+  expect_equal(Tensor::full({3}, 2.5, DType::Float16, gpu_device()).to(DType::Float32),
                Tensor::full({3}, 2.5, DType::Float32), "fill float16");
 }
 
@@ -255,7 +255,7 @@ TEST_CASE("binary ops with broadcasting, scalars, comparisons and where") {
   // comparisons and logic give uint8, identical on both devices
   const Tensor a = Tensor::randint(-3, 3, {8, 9}, nullptr, DType::Float32);
   const Tensor b = Tensor::randint(-3, 3, {9}, nullptr, DType::Float32);
-  const Tensor ad = a.cuda(), bd = b.cuda();
+  const Tensor ad = on_gpu(a), bd = on_gpu(b);
   expect_equal(eq(ad, bd), eq(a, b), "eq");
   expect_equal(ne(ad, bd), ne(a, b), "ne");
   expect_equal(lt(ad, bd), lt(a, b), "lt");
@@ -273,21 +273,21 @@ TEST_CASE("binary ops with broadcasting, scalars, comparisons and where") {
   // integer arithmetic is exact
   for (DType it : {DType::Int32, DType::Int64, DType::UInt8}) {
     const Tensor p = Tensor::randint(0, 15, {33, 17}, nullptr, it), q = Tensor::randint(1, 15, {17}, nullptr, it);
-    expect_equal(add(p.cuda(), q.cuda()), add(p, q), std::string("int add ") + dtype_name(it));
-    expect_equal(mul(p.cuda(), q.cuda()), mul(p, q), std::string("int mul ") + dtype_name(it));
-    expect_equal(maximum(p.cuda(), q.cuda()), maximum(p, q), std::string("int maximum ") + dtype_name(it));
-    expect_equal(div(p.cuda(), q.cuda()), div(p, q), std::string("int div ") + dtype_name(it));
+    expect_equal(add(on_gpu(p), on_gpu(q)), add(p, q), std::string("int add ") + dtype_name(it));
+    expect_equal(mul(on_gpu(p), on_gpu(q)), mul(p, q), std::string("int mul ") + dtype_name(it));
+    expect_equal(maximum(on_gpu(p), on_gpu(q)), maximum(p, q), std::string("int maximum ") + dtype_name(it));
+    expect_equal(div(on_gpu(p), on_gpu(q)), div(p, q), std::string("int div ") + dtype_name(it));
   }
 }
 
 TEST_CASE("in-place ops on device views") {
   if (!gpu()) return;
   const Tensor base = randn({6, 10}, 40), other = randn({6, 4}, 41), third = randn({6, 4}, 42);
-  Tensor h = base.clone(), d = base.cuda();
+  Tensor h = base.clone(), d = on_gpu(base);
   auto both = [&](const std::function<void(Tensor&, const Tensor&, const Tensor&)>& f) {
     Tensor hv = h.narrow(1, 3, 4), dv = d.narrow(1, 3, 4);
     f(hv, other, third);
-    f(dv, other.cuda(), third.cuda());
+    f(dv, on_gpu(other), on_gpu(third));
   };
   both([](Tensor& v, const Tensor& o, const Tensor&) { v.add_(o, 0.5); });
   both([](Tensor& v, const Tensor& o, const Tensor&) { v.mul_(o); });
@@ -311,7 +311,7 @@ TEST_CASE("reductions: every kernel shape, dims, keepdim, ties and NaN") {
       check_op("sum last " + tag, [](const std::vector<Tensor>& in) { return sum(in[0], {-1}); }, {x}, sum_tol);
       check_op("mean all " + tag, [](const std::vector<Tensor>& in) { return mean(in[0]); }, {x}, sum_tol);
       check_op("max dim " + tag, [](const std::vector<Tensor>& in) { return max(in[0], -1).first; }, {x}, {0, 0});
-      const Tensor xd = x.detach().cuda();
+      const Tensor xd = on_gpu(x.detach());
       expect_equal(argmax(xd, -1), argmax(x.detach(), -1), "argmax " + tag);
       expect_equal(argmin(xd, -1, true), argmin(x.detach(), -1, true), "argmin keepdim " + tag);
       expect_equal(max(xd), max(x.detach()), "max all " + tag);
@@ -330,8 +330,8 @@ TEST_CASE("reductions: every kernel shape, dims, keepdim, ties and NaN") {
   // ties pick the first index, on every path
   for (const Shape& s : shapes) {
     const Tensor t = Tensor::randint(0, 3, s, nullptr, DType::Float32);
-    expect_equal(argmax(t.cuda(), -1), argmax(t, -1), "argmax ties " + shape_str(s));
-    expect_equal(argmin(t.cuda(), -1), argmin(t, -1), "argmin ties " + shape_str(s));
+    expect_equal(argmax(on_gpu(t), -1), argmax(t, -1), "argmax ties " + shape_str(s));
+    expect_equal(argmin(on_gpu(t), -1), argmin(t, -1), "argmin ties " + shape_str(s));
   }
   // NaN wins, at its first position
   Tensor nan_rows = randn({4, 3000}, 52);
@@ -341,7 +341,7 @@ TEST_CASE("reductions: every kernel shape, dims, keepdim, ties and NaN") {
     p[1 * 3000 + 2500] = NAN;
     p[3 * 3000 + 2999] = NAN;
   }
-  const auto [v, i] = max(nan_rows.cuda(), 1);
+  const auto [v, i] = max(on_gpu(nan_rows), 1);
   const auto [vr, ir] = max(nan_rows, 1);
   expect_equal(v, vr, "max with NaN");
   expect_equal(i, ir, "argmax with NaN");
@@ -349,18 +349,18 @@ TEST_CASE("reductions: every kernel shape, dims, keepdim, ties and NaN") {
   // integer sums are exact (uint8 wraps as on the host)
   for (DType it : {DType::Int32, DType::Int64, DType::UInt8}) {
     const Tensor t = Tensor::randint(0, 100, {7, 3000}, nullptr, it);
-    expect_equal(sum(t.cuda(), {1}), sum(t, {1}), std::string("int sum ") + dtype_name(it));
-    expect_equal(max(t.cuda(), 1).second, max(t, 1).second, std::string("int argmax ") + dtype_name(it));
+    expect_equal(sum(on_gpu(t), {1}), sum(t, {1}), std::string("int sum ") + dtype_name(it));
+    expect_equal(max(on_gpu(t), 1).second, max(t, 1).second, std::string("int argmax ") + dtype_name(it));
   }
-  CHECK(count_nonzero(Tensor::from_vector(std::vector<float>{0, 1, 0, 2}).cuda()) == 2);
-  CHECK(any(Tensor::zeros({5}, DType::Float32, Device::cuda())).item<uint8_t>() == 0);
+  CHECK(count_nonzero(on_gpu(Tensor::from_vector(std::vector<float>{0, 1, 0, 2}))) == 2);
+  CHECK(any(Tensor::zeros({5}, DType::Float32, gpu_device())).item<uint8_t>() == 0);
 }
 
 TEST_CASE("steady state: a repeated training step makes no cudaMalloc") {
-  if (!gpu()) return;
-  const Tensor w = param({8, 3, 3, 3}, 60).cuda().detach().requires_grad_(true);
-  const Tensor fc = param({10, 8}, 61).cuda().detach().requires_grad_(true);
-  const Tensor x = randn({4, 3, 16, 16}, 62).cuda();
+  if (!real_gpu()) return;
+  const Tensor w = on_gpu(param({8, 3, 3, 3}, 60)).detach().requires_grad_(true);
+  const Tensor fc = on_gpu(param({10, 8}, 61)).detach().requires_grad_(true);
+  const Tensor x = on_gpu(randn({4, 3, 16, 16}, 62));
   auto step = [&] {
     Tensor h = relu(conv2d(x, w, Tensor(), 1, 1));
     Tensor pooled = mean(h, {2, 3});

@@ -43,18 +43,18 @@ TEST_CASE("index_select, index_add, index_copy (repeated targets)") {
     const Tensor x = Tensor::randint(0, 5, {4, 3}, nullptr, dt);
     const Tensor idx = index_tensor(5000, 4, 9);
     const Tensor src = Tensor::randint(0, 5, {5000, 3}, nullptr, dt);
-    expect_equal(index_add(x.cuda(), 0, idx.cuda(), src.cuda()), index_add(x, 0, idx, src),
+    expect_equal(index_add(on_gpu(x), 0, on_gpu(idx), on_gpu(src)), index_add(x, 0, idx, src),
                  std::string("index_add long runs ") + dtype_name(dt));
-    expect_equal(index_select(src.cuda(), 0, idx.cuda()), index_select(src, 0, idx),
+    expect_equal(index_select(on_gpu(src), 0, on_gpu(idx)), index_select(src, 0, idx),
                  std::string("index_select ") + dtype_name(dt));
   }
   // an int32 index is widened; empty index
   const Tensor x = randn({5, 4}, 4);
   const Tensor i32 = Tensor::from_vector(std::vector<int32_t>{4, 0, 0});
-  expect_equal(index_select(x.cuda(), 0, i32.cuda()), index_select(x, 0, i32), "int32 index");
+  expect_equal(index_select(on_gpu(x), 0, on_gpu(i32)), index_select(x, 0, i32), "int32 index");
   const Tensor none = Tensor::empty({0}, DType::Int64);
-  expect_equal(index_select(x.cuda(), 1, none.cuda()), index_select(x, 1, none), "empty index");
-  CHECK_THROWS_AS(index_select(x.cuda(), 0, Tensor::from_vector(std::vector<int64_t>{5}).cuda()), std::invalid_argument);
+  expect_equal(index_select(on_gpu(x), 1, on_gpu(none)), index_select(x, 1, none), "empty index");
+  CHECK_THROWS_AS(index_select(on_gpu(x), 0, on_gpu(Tensor::from_vector(std::vector<int64_t>{5}))), std::invalid_argument);
 }
 
 TEST_CASE("gather and scatter_add, strided operands, forward and backward") {
@@ -85,7 +85,7 @@ TEST_CASE("gather and scatter_add, strided operands, forward and backward") {
   const Tensor big_idx = index_tensor(20000, 3, 15).view({20000, 1});
   const Tensor big_src = randn({20000, 1}, 16);
   const Tensor base = Tensor::zeros({3, 1});
-  expect_equal(scatter_add(base.cuda(), 0, big_idx.cuda(), big_src.cuda()), scatter_add(base, 0, big_idx, big_src),
+  expect_equal(scatter_add(on_gpu(base), 0, on_gpu(big_idx), on_gpu(big_src)), scatter_add(base, 0, big_idx, big_src),
                "scatter_add long column");
 }
 
@@ -94,12 +94,12 @@ TEST_CASE("nonzero, boolean_mask, masked_fill") {
   for (const Shape& s : {Shape{0}, Shape{1}, Shape{7}, Shape{3, 4, 5}, Shape{300, 1000}}) {
     Generator g(20);
     const Tensor x = Tensor::randint(0, 3, s, &g, DType::Float32);  // about a third are zero
-    expect_equal(nonzero(x.cuda()), nonzero(x), "nonzero " + shape_str(s));
+    expect_equal(nonzero(on_gpu(x)), nonzero(x), "nonzero " + shape_str(s));
   }
-  expect_equal(nonzero(Tensor::zeros({4, 4}, DType::UInt8, Device::cuda())), nonzero(Tensor::zeros({4, 4}, DType::UInt8)),
+  expect_equal(nonzero(Tensor::zeros({4, 4}, DType::UInt8, gpu_device())), nonzero(Tensor::zeros({4, 4}, DType::UInt8)),
                "nonzero none");
   Tensor nan_x = Tensor::from_vector(std::vector<double>{0, NAN, -0.0, 2});
-  expect_equal(nonzero(nan_x.cuda()), nonzero(nan_x), "nonzero NaN and -0");
+  expect_equal(nonzero(on_gpu(nan_x)), nonzero(nan_x), "nonzero NaN and -0");
   const Tensor x = param({10, 3}, 21);
   const Tensor mask = gt(randn({10}, 22), 0.0);
   check_op("boolean_mask", [](const std::vector<Tensor>& in) { return boolean_mask(in[0], in[1]); }, {x, mask}, {0, 0},
@@ -130,12 +130,12 @@ TEST_CASE("sort, argsort, topk: ties by index, NaN largest, -0 equal to +0") {
       const std::string tag = shape_str(s) + (desc ? " descending" : " ascending");
       // few distinct values: many ties
       const Tensor t = Tensor::randint(-5, 5, s, nullptr, DType::Float32);
-      const auto [v, i] = sort(t.cuda(), -1, desc);
+      const auto [v, i] = sort(on_gpu(t), -1, desc);
       const auto [vr, ir] = sort(t, -1, desc);
       expect_equal(v, vr, "sort values " + tag);
       expect_equal(i, ir, "sort indices " + tag);
       const int64_t k = std::min<int64_t>(s[1], 7);
-      const auto [tv, ti] = topk(t.cuda(), k, -1, desc);
+      const auto [tv, ti] = topk(on_gpu(t), k, -1, desc);
       const auto [tvr, tir] = topk(t, k, -1, desc);
       expect_equal(tv, tvr, "topk values " + tag);
       expect_equal(ti, tir, "topk indices " + tag);
@@ -148,7 +148,7 @@ TEST_CASE("sort, argsort, topk: ties by index, NaN largest, -0 equal to +0") {
             .to(dt)
             .view({1, 10});
     for (bool desc : {false, true}) {
-      const auto [v, i] = sort(sp.cuda(), -1, desc);
+      const auto [v, i] = sort(on_gpu(sp), -1, desc);
       const auto [vr, ir] = sort(sp, -1, desc);
       expect_equal(i, ir, std::string("sort special values indices ") + dtype_name(dt));
       expect_equal(v, vr, std::string("sort special values ") + dtype_name(dt));
@@ -157,7 +157,7 @@ TEST_CASE("sort, argsort, topk: ties by index, NaN largest, -0 equal to +0") {
   // integer dtypes, sort along a leading dim, argsort, and the values' gradient
   for (DType it : {DType::Int32, DType::Int64, DType::UInt8}) {
     const Tensor t = Tensor::randint(0, 50, {9, 40}, nullptr, it);
-    expect_equal(argsort(t.cuda(), 0, true), argsort(t, 0, true), std::string("argsort dim 0 ") + dtype_name(it));
+    expect_equal(argsort(on_gpu(t), 0, true), argsort(t, 0, true), std::string("argsort dim 0 ") + dtype_name(it));
   }
   const Tensor x = param({6, 9}, 40, DType::Float64);
   check_op("sort values gradient", [](const std::vector<Tensor>& in) { return sort(in[0], 1, true).first; }, {x},

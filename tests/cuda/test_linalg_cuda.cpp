@@ -123,8 +123,8 @@ TEST_CASE("conv_transpose2d: stride, padding, output_padding, groups; forward an
 }
 
 TEST_CASE("conv2d algorithm choice is cached and reused without allocator calls") {
-  if (!gpu()) return;
-  const Tensor x = randn({2, 16, 28, 28}, 30).cuda(), w = randn({32, 16, 3, 3}, 31).cuda();
+  if (!real_gpu()) return;
+  const Tensor x = on_gpu(randn({2, 16, 28, 28}, 30)), w = on_gpu(randn({32, 16, 3, 3}, 31));
   const Tensor y = conv2d(x, w, Tensor(), 1, 1).cpu();
   const uint64_t mallocs = cuda_mallocs();
   for (int i = 0; i < 3; ++i) {

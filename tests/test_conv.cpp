@@ -1,0 +1,302 @@
+// conv2d and conv_transpose2d: values by hand, float64 gradient checks over strides / padding /
+// dilation / groups (several seeds, a non-contiguous input), torch parity (tests/fixtures/test_conv.py),
+// reproducibility across runs, thread counts and GEMM builds, and errors for bad arguments.
+#include <doctest/doctest.h>
+
+#include "gradcheck.h"
+#include "kernels/conv/gemm.h"
+#include "kernels/ops.h"
+#include "tensor/parallel.h"
+#include "tensor/serialize.h"
+#include "test_util.h"
+#include "torch_compare.h"
+
+using namespace mrc;
+using test::gradcheck;
+using test::rand_leaf;
+using test::rand_leaf_transposed;
+
+namespace {
+
+Tensor f32(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+
+// Direct convolution in double: the definition, for comparing the blocked GEMM paths.
+std::vector<double> direct_conv(const Tensor& x, const Tensor& w, Int2 s, Int2 p, Int2 d, int64_t groups) {
+  const auto X = x.to_vector<double>(), Wt = w.to_vector<double>();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), M = w.size(0), KH = w.size(2), KW = w.size(3);
+  const int64_t OH = conv_out_size(H, KH, s.h, p.h, d.h), OW = conv_out_size(W, KW, s.w, p.w, d.w);
+  const int64_t Cg = C / groups, Mg = M / groups;
+  std::vector<double> out(size_t(N * M * OH * OW), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double acc = 0;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t i = 0; i < KH; ++i)
+              for (int64_t j = 0; j < KW; ++j) {
+                const int64_t iy = oy * s.h - p.h + i * d.h, ix = ox * s.w - p.w + j * d.w;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                acc += Wt[size_t(((m * Cg + c) * KH + i) * KW + j)] *
+                       X[size_t(((n * C + (m / Mg) * Cg + c) * H + iy) * W + ix)];
+              }
+          out[size_t(((n * M + m) * OH + oy) * OW + ox)] = acc;
+        }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d by hand") {
+  const Tensor x = Tensor::arange(16, DType::Float32).view({1, 1, 4, 4});
+  const Tensor box = Tensor::ones({1, 1, 3, 3});
+  // 3x3 sums of arange(16) as a 4x4 image with zero padding, every second position
+  CHECK(conv2d(x, box, Tensor(), 2, 1).to_vector<float>() == std::vector<float>{10, 24, 51, 90});
+  CHECK(conv2d(x, box, f32({1}, {1}), 2, 1).to_vector<float>() == std::vector<float>{11, 25, 52, 91});
+  // the 2x2 valid sums of the top-left corner with stride 1
+  CHECK(conv2d(x, box).to_vector<float>() == std::vector<float>{45, 54, 81, 90});
+  // dilation 2 on a 5x5 arange reads rows/cols 0, 2, 4: 0+2+4+10+12+14+20+22+24
+  CHECK(conv2d(Tensor::arange(25, DType::Float32).view({1, 1, 5, 5}), box, Tensor(), 1, 0, 2).item<float>() == 108);
+  // 1x1 channel mixing: 2 * x0 - x1
+  const Tensor x2 = f32({1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 2, 2});
+  CHECK(conv2d(x2, f32({2, -1}, {1, 2, 1, 1})).to_vector<float>() == std::vector<float>{-3, -2, -1, 0});
+  // groups: each output channel sees only its own input channel
+  CHECK(conv2d(f32({3, 5}, {1, 2, 1, 1}), f32({2, 10}, {2, 1, 1, 1}), Tensor(), 1, 0, 1, 2).to_vector<float>() ==
+        std::vector<float>{6, 50});
+  // rectangular stride / padding: a 1x2 kernel [1, -1] (x[i] - x[i+1]) across columns, stride 2 along rows
+  CHECK(conv2d(x, f32({1, -1}, {1, 1, 1, 2}), Tensor(), {2, 1}, {0, 0}).to_vector<float>() ==
+        std::vector<float>{-1, -1, -1, -1, -1, -1});
+}
+
+TEST_CASE("conv_transpose2d by hand") {
+  const Tensor x = f32({1, 2, 3, 4}, {1, 1, 2, 2});
+  const Tensor ones = Tensor::ones({1, 1, 2, 2});
+  // stride 2 with a 2x2 kernel of ones copies each pixel into its own 2x2 block
+  CHECK(conv_transpose2d(x, ones, Tensor(), 2).to_vector<float>() ==
+        std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  // stride 1: overlapping blocks add up
+  CHECK(conv_transpose2d(x, ones).to_vector<float>() == std::vector<float>{1, 3, 2, 4, 10, 6, 3, 7, 4});
+  // output_padding adds a last row and column that only the bias reaches
+  CHECK(conv_transpose2d(x, ones, f32({0.5f}, {1}), 2, 0, 1).to_vector<float>() ==
+        std::vector<float>{1.5f, 1.5f, 2.5f, 2.5f, 0.5f, 1.5f, 1.5f, 2.5f, 2.5f, 0.5f, 3.5f, 3.5f, 4.5f,
+                           4.5f, 0.5f, 3.5f, 3.5f, 4.5f, 4.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f});
+  // weight [C_in, C_out, kh, kw]: one input channel into two output channels scaled 1 and -2
+  const Tensor y = conv_transpose2d(f32({3}, {1, 1, 1, 1}), f32({1, -2}, {1, 2, 1, 1}));
+  CHECK(y.shape() == Shape{1, 2, 1, 1});
+  CHECK(y.to_vector<float>() == std::vector<float>{3, -6});
+}
+
+TEST_CASE("conv2d gradients by hand") {
+  // out = sum of 2x2 windows (stride 1) of a 3x3 input: d(sum out)/dx counts the windows covering x
+  const Tensor x = Tensor::arange(9, DType::Float32).view({1, 1, 3, 3}).clone().requires_grad_();
+  const Tensor w = Tensor::ones({1, 1, 2, 2}).requires_grad_();
+  const Tensor b = Tensor::zeros({1}).requires_grad_();
+  sum(conv2d(x, w, b)).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{1, 2, 1, 2, 4, 2, 1, 2, 1});
+  // d/dw[i][j] = sum of the input under that tap over the 4 windows: 0+1+3+4, 1+2+4+5, 3+4+6+7, 4+5+7+8
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{8, 12, 20, 24});
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{4});
+}
+
+TEST_CASE("gradcheck: conv2d") {
+  struct Case {
+    Shape x, w;
+    Int2 s, p, d;
+    int64_t g;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {{1, 3, 6, 5}, {4, 3, 3, 3}, 1, 1, 1, 1, true},             // plain 3x3
+      {{2, 2, 7, 6}, {3, 2, 3, 3}, 2, 1, 1, 1, true},             // stride 2, batch
+      {{1, 2, 6, 7}, {2, 2, 2, 3}, {2, 1}, {1, 0}, {1, 2}, 1, false},  // rectangular everything
+      {{1, 4, 7, 7}, {4, 2, 3, 3}, 1, 2, 2, 2, true},             // groups + dilation
+      {{2, 3, 4, 5}, {5, 3, 1, 1}, 1, 0, 1, 1, true},             // 1x1 (no im2col)
+      {{4, 2, 5, 5}, {2, 2, 3, 3}, 1, 3, 1, 1, true},             // padding beyond the kernel; batch-split path
+      {{1, 6, 3, 4}, {6, 1, 3, 3}, 1, 1, 1, 6, false},            // depthwise
+  };
+  for (uint64_t seed : {1, 2, 3}) {
+    for (const Case& c : cases) {
+      CAPTURE(seed);
+      CAPTURE(shape_str(c.x));
+      Generator gen(seed);
+      const Tensor x = rand_leaf(c.x, gen), w = rand_leaf(c.w, gen), b = c.bias ? rand_leaf({c.w[0]}, gen) : Tensor();
+      std::vector<Tensor> in{x, w};
+      if (c.bias) in.push_back(b);
+      gradcheck([&](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], c.bias ? v[2] : Tensor(), c.s, c.p, c.d, c.g); },
+                in, {.seed = seed});
+    }
+  }
+  Generator gen(9);  // a non-contiguous input and weight
+  const Tensor xt = rand_leaf_transposed({2, 3, 5, 6}, gen), wt = rand_leaf_transposed({4, 3, 3, 2}, gen);
+  gradcheck([](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], Tensor(), 1, {1, 0}); }, {xt, wt});
+}
+
+TEST_CASE("gradcheck: conv_transpose2d") {
+  struct Case {
+    Shape x, w;
+    Int2 s, p, op;
+    int64_t g;
+    Int2 d;
+  };
+  const std::vector<Case> cases = {
+      {{1, 2, 3, 3}, {2, 3, 2, 2}, 2, 0, 0, 1, 1},          // the mask head's upsampling
+      {{2, 2, 3, 4}, {2, 2, 3, 3}, 2, 1, 1, 1, 1},          // output_padding
+      {{1, 4, 3, 3}, {4, 1, 3, 3}, {1, 2}, {0, 1}, {0, 1}, 2, {2, 1}},  // groups, dilation, rectangular
+      {{1, 3, 3, 2}, {3, 2, 1, 1}, 1, 0, 0, 1, 1},          // 1x1
+  };
+  for (uint64_t seed : {4, 5}) {
+    for (const Case& c : cases) {
+      CAPTURE(seed);
+      Generator gen(seed);
+      const int64_t c_out = c.w[1] * c.g;
+      const Tensor x = rand_leaf(c.x, gen), w = rand_leaf(c.w, gen), b = rand_leaf({c_out}, gen);
+      gradcheck([&](const std::vector<Tensor>& v) { return conv_transpose2d(v[0], v[1], v[2], c.s, c.p, c.op, c.g, c.d); },
+                {x, w, b}, {.seed = seed});
+    }
+  }
+  Generator gen(10);
+  const Tensor xt = rand_leaf_transposed({1, 2, 3, 4}, gen), w = rand_leaf({2, 2, 2, 2}, gen);
+  gradcheck([](const std::vector<Tensor>& v) { return conv_transpose2d(v[0], v[1], Tensor(), 2, 0, 1); }, {xt, w});
+}
+
+TEST_CASE("conv2d and conv_transpose2d equal torch") {
+  const auto ref = load_tensors(test::fixture("conv.safetensors"));
+  struct C {
+    const char* name;
+    Int2 s, p, d;
+    int64_t g;
+    double fwd, bwd;
+  };
+  const std::vector<C> convs = {
+      {"conv_3x3", 1, 1, 1, 1, 1e-5, 1e-4},        {"conv_s2", 2, 1, 1, 1, 1e-5, 1e-4},
+      {"conv_7x7_s2", 2, 3, 1, 1, 1e-5, 1e-4},     {"conv_1x1", 1, 0, 1, 1, 1e-5, 1e-4},
+      {"conv_1x1_s2", 2, 0, 1, 1, 1e-5, 1e-4},     {"conv_dil2", 1, 2, 2, 1, 1e-5, 1e-4},
+      {"conv_rect_groups", {1, 2}, {1, 0}, {2, 1}, 4, 1e-5, 1e-4},
+      {"conv_pad_big", 2, 3, 1, 1, 1e-5, 1e-4},    {"conv_big", 1, 1, 1, 1, 1e-4, 1e-4},
+      {"conv_big_batch", 1, 1, 1, 1, 1e-4, 1e-4},  {"conv_big_1x1", 1, 0, 1, 1, 1e-4, 1e-4},
+      {"conv_f64", {2, 1}, 1, 1, 2, 1e-12, 1e-12},
+  };
+  for (const C& c : convs) {
+    CAPTURE(c.name);
+    const std::string n = c.name;
+    test::against_torch(ref, n, {{"x", n + ".x"}, {"weight", n + ".weight"}, {"bias", n + ".bias"}},
+                        [&](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], c.s, c.p, c.d, c.g); },
+                        c.fwd, c.bwd);
+  }
+  struct T {
+    const char* name;
+    Int2 s, p, op;
+    int64_t g;
+    Int2 d;
+    double fwd, bwd;
+  };
+  const std::vector<T> convts = {
+      {"convt_2x2_s2", 2, 0, 0, 1, 1, 1e-5, 1e-4},     {"convt_3x3_s2_op1", 2, 1, 1, 1, 1, 1e-5, 1e-4},
+      {"convt_groups_dil", 2, 1, 1, 2, 2, 1e-5, 1e-4}, {"convt_rect", {1, 2}, {0, 1}, 0, 1, 1, 1e-5, 1e-4},
+      {"convt_mask_head", 2, 0, 0, 1, 1, 1e-5, 1e-4},  {"convt_f64", 2, 1, 1, 2, 1, 1e-12, 1e-12},
+  };
+  for (const T& c : convts) {
+    CAPTURE(c.name);
+    const std::string n = c.name;
+    test::against_torch(ref, n, {{"x", n + ".x"}, {"weight", n + ".weight"}, {"bias", n + ".bias"}},
+                        [&](const std::vector<Tensor>& v) {
+                          return conv_transpose2d(v[0], v[1], v[2], c.s, c.p, c.op, c.g, c.d);
+                        },
+                        c.fwd, c.bwd);
+  }
+}
+
+TEST_CASE("conv2d: every CPU path equals the direct sum; results repeat run to run") {
+  struct C {
+    Shape x, w;
+    Int2 s, p, d;
+    int64_t g;
+  };
+  // Shapes that take each CPU path: positions split, weight rows split over a shared column matrix,
+  // 1x1 without im2col, images split, and groups.
+  for (const C& c : {C{{1, 48, 33, 31}, {40, 48, 3, 3}, 1, 1, 1, 1}, C{{1, 96, 7, 7}, {64, 96, 3, 3}, 1, 1, 1, 1},
+                     C{{1, 64, 12, 12}, {128, 64, 1, 1}, 1, 0, 1, 1}, C{{1, 128, 8, 8}, {256, 128, 1, 1}, 1, 0, 1, 1},
+                     C{{5, 8, 9, 9}, {16, 8, 3, 3}, 2, 1, 1, 1},
+                     C{{2, 16, 10, 10}, {16, 4, 3, 3}, 1, 2, 2, 4}}) {
+    CAPTURE(shape_str(c.x));
+    Generator gen(3);
+    const Tensor x = Tensor::uniform(c.x, -1, 1, &gen, DType::Float64);
+    const Tensor w = Tensor::uniform(c.w, -0.2, 0.2, &gen, DType::Float64);
+    const auto want = direct_conv(x, w, c.s, c.p, c.d, c.g);
+    const auto got = conv2d(x, w, Tensor(), c.s, c.p, c.d, c.g).to_vector<double>();
+    REQUIRE(got.size() == want.size());
+    int bad = 0;
+    for (size_t i = 0; i < got.size(); ++i) bad += std::abs(got[i] - want[i]) > 1e-12 * (1 + std::abs(want[i]));
+    CHECK(bad == 0);
+
+    const Tensor xf = x.to(DType::Float32).requires_grad_(), wf = w.to(DType::Float32).requires_grad_();
+    auto run = [&] {
+      xf.zero_grad();
+      wf.zero_grad();
+      const Tensor y = conv2d(xf, wf, Tensor(), c.s, c.p, c.d, c.g);
+      y.backward(Tensor::ones_like(y));
+      return std::vector<std::vector<float>>{y.to_vector<float>(), xf.grad().to_vector<float>(), wf.grad().to_vector<float>()};
+    };
+    const auto first = run();
+    CHECK(run() == first);  // the split depends on shapes and thread count only: same bits every run
+    // another thread count or the AVX2 GEMM build changes the split and the rounding, within float32's
+    auto near_first = [&](const std::vector<std::vector<float>>& other) {
+      for (size_t k = 0; k < 3; ++k) {
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < other[k].size(); ++i) {
+          worst = std::max(worst, double(std::abs(other[k][i] - first[k][i])));
+          scale = std::max(scale, double(std::abs(first[k][i])));
+        }
+        CHECK(worst <= 1e-5 * scale);
+      }
+    };
+    const int threads = num_threads();
+    set_num_threads(1);
+    near_first(run());
+    set_num_threads(threads);
+    cpu::gemm_force_baseline(true);
+    near_first(run());
+    cpu::gemm_force_baseline(false);
+  }
+  MESSAGE("GEMM kernel in use: " << cpu::gemm_isa());
+}
+
+TEST_CASE("conv2d and conv_transpose2d: empty batch and no-grad") {
+  const Tensor y = conv2d(Tensor::zeros({0, 3, 5, 5}), Tensor::ones({2, 3, 3, 3}));
+  CHECK(y.shape() == Shape{0, 2, 3, 3});
+  const Tensor x = Tensor::ones({1, 2, 4, 4}).requires_grad_();
+  NoGradGuard ng;
+  CHECK(!conv2d(x, Tensor::ones({1, 2, 1, 1})).requires_grad());
+}
+
+TEST_CASE("conv2d and conv_transpose2d: bad arguments name the op and the argument") {
+  const Tensor x = Tensor::zeros({1, 4, 8, 8});
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 3, 3, 3})), doctest::Contains("conv2d: weight"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(Tensor::zeros({4, 8, 8}), Tensor::zeros({2, 4, 3, 3})),
+                       doctest::Contains("conv2d: input must be 4-D"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 3})), doctest::Contains("weight must be 4-D"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 1, 3, 3}), Tensor(), 1, 0, 1, 3),
+                       doctest::Contains("groups (3) must divide the input channels"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({3, 2, 3, 3}), Tensor(), 1, 0, 1, 2),
+                       doctest::Contains("must divide the output channels"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 3, 3}), Tensor::zeros({3})), doctest::Contains("bias must have shape [2]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 3, 3}), Tensor(), 0), doctest::Contains("stride must be >= 1"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 3, 3}), Tensor(), 1, -1), doctest::Contains("padding must be >= 0"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 9, 9})), doctest::Contains("smaller than the dilated kernel"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::zeros({2, 4, 3, 3}, DType::Float64)), doctest::Contains("conv2d"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(Tensor::zeros({1, 4, 8, 8}, DType::Int64), Tensor::zeros({2, 4, 3, 3}, DType::Int64)),
+                       doctest::Contains("floating point"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::zeros({3, 2, 3, 3})), doctest::Contains("conv_transpose2d: weight"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), 2, 1, 2),
+                       doctest::Contains("output_padding"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor::zeros({4})),
+                       doctest::Contains("bias must have shape [2]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), 1, 0, 0, 3),
+                       doctest::Contains("groups (3)"), std::invalid_argument);
+}
