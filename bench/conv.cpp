@@ -27,8 +27,9 @@ namespace {
 
 struct Row {
   std::string name;
-  double ms = 0, gflops = 0, ref_ms = 0;
-  std::string ref;
+  double ms = 0, gflops = 0;
+  double ref_ms = 0;   // filled from the reference when run with --with-ref
+  std::string ref = {};
 };
 
 // Reads conv_ref.py's JSON lines: bench -> (ref, ref_ms).

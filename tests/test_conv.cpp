@@ -143,6 +143,7 @@ TEST_CASE("gradcheck: conv_transpose2d") {
       {{2, 2, 3, 4}, {2, 2, 3, 3}, 2, 1, 1, 1, 1},          // output_padding
       {{1, 4, 3, 3}, {4, 1, 3, 3}, {1, 2}, {0, 1}, {0, 1}, 2, {2, 1}},  // groups, dilation, rectangular
       {{1, 3, 3, 2}, {3, 2, 1, 1}, 1, 0, 0, 1, 1},          // 1x1
+      {{1, 2, 3, 3}, {2, 2, 3, 3}, 1, 0, 1, 1, 2},          // output_padding >= stride (allowed below dilation)
   };
   for (uint64_t seed : {4, 5}) {
     for (const Case& c : cases) {
@@ -193,7 +194,8 @@ TEST_CASE("conv2d and conv_transpose2d equal torch") {
   const std::vector<T> convts = {
       {"convt_2x2_s2", 2, 0, 0, 1, 1, 1e-5, 1e-4},     {"convt_3x3_s2_op1", 2, 1, 1, 1, 1, 1e-5, 1e-4},
       {"convt_groups_dil", 2, 1, 1, 2, 2, 1e-5, 1e-4}, {"convt_rect", {1, 2}, {0, 1}, 0, 1, 1, 1e-5, 1e-4},
-      {"convt_mask_head", 2, 0, 0, 1, 1, 1e-5, 1e-4},  {"convt_f64", 2, 1, 1, 2, 1, 1e-12, 1e-12},
+      {"convt_mask_head", 2, 0, 0, 1, 1, 1e-5, 1e-4},  {"convt_op_dil", 1, 0, 1, 1, 2, 1e-5, 1e-4},
+      {"convt_f64", 2, 1, 1, 2, 1, 1e-12, 1e-12},
   };
   for (const T& c : convts) {
     CAPTURE(c.name);

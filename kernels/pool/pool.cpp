@@ -51,8 +51,16 @@ Tensor upsample_nearest2d(const Tensor& x, int64_t sh, int64_t sw) {
   check_nchw("upsample_nearest2d", x);
   if (sh < 1 || sw < 1) throw_arg("upsample_nearest2d", "scale factors must be integers >= 1");
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  // each pixel repeated as a (sh, sw) block: a broadcast view, made contiguous; backward sums the blocks
-  return x.reshape({n, c, h, 1, w, 1}).expand({n, c, h, sh, w, sw}).contiguous().view({n, c, h * sh, w * sw});
+  if (x.is_cuda())  // each pixel repeated as a (sh, sw) block: a broadcast view, made contiguous
+    return x.reshape({n, c, h, 1, w, 1}).expand({n, c, h, sh, w, sw}).contiguous().view({n, c, h * sh, w * sw});
+  Tensor out = Tensor::empty({n, c, h * sh, w * sw}, x.dtype());
+  if (out.numel()) cpu::upsample_nearest_forward(x.detach().contiguous(), sh, sw, out);
+  const Shape in_shape = x.shape();
+  return record(out, {x}, "upsample_nearest2d", [in_shape, sh, sw](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gx = Tensor::empty(in_shape, g.dtype());
+    if (gx.numel()) cpu::upsample_nearest_backward(g.contiguous(), sh, sw, gx);
+    return {gx};
+  });
 }
 
 Tensor interpolate_bilinear(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {

@@ -31,6 +31,10 @@ void bilinear_forward(const Tensor& x, bool align_corners, const Tensor& out);
 void bilinear_backward(const Tensor& grad_out, bool align_corners, const Tensor& grad_x);       // grad_x zeroed
 void adaptive_avg_forward(const Tensor& x, const Tensor& out);
 void adaptive_avg_backward(const Tensor& grad_out, const Tensor& grad_x);                        // grad_x zeroed
+// out [N, C, H * sh, W * sw]; the backward sums each (sh, sw) block into grad_x (overwritten). CUDA
+// tensors take the same op as a broadcast view made contiguous.
+void upsample_nearest_forward(const Tensor& x, int64_t sh, int64_t sw, const Tensor& out);
+void upsample_nearest_backward(const Tensor& grad_out, int64_t sh, int64_t sw, const Tensor& grad_x);
 }  // namespace cpu
 #ifdef MRC_WITH_CUDA
 namespace cuda {

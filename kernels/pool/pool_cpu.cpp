@@ -1,5 +1,6 @@
 // CPU pooling and resampling kernels: one (n, c) plane per task. Backward passes write each plane of
 // grad_x from one thread, so accumulation order is fixed.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -214,6 +215,46 @@ void adaptive_avg_backward(const Tensor& g, const Tensor& gx) {
             for (int64_t y = y0; y < y1; ++y)
               for (int64_t xx = x0; xx < x1; ++xx) xp[(pl * H + y) * W + xx] += v;
           }
+    });
+  });
+}
+
+void upsample_nearest_forward(const Tensor& x, int64_t sh, int64_t sw, const Tensor& out) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OW = W * sw;
+  MRC_DISPATCH_FLOATING(x.dtype(), "upsample_nearest2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W * sh * sw, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl)
+        for (int64_t y = 0; y < H; ++y) {
+          const T* src = xp + (pl * H + y) * W;
+          T* row = op + (pl * H + y) * sh * OW;
+          for (int64_t x0 = 0; x0 < W; ++x0)
+            for (int64_t j = 0; j < sw; ++j) row[x0 * sw + j] = src[x0];
+          for (int64_t i = 1; i < sh; ++i) std::copy(row, row + OW, row + i * OW);
+        }
+    });
+  });
+}
+
+void upsample_nearest_backward(const Tensor& g, int64_t sh, int64_t sw, const Tensor& gx) {
+  const int64_t planes = gx.size(0) * gx.size(1), H = gx.size(2), W = gx.size(3), OW = W * sw;
+  MRC_DISPATCH_FLOATING(g.dtype(), "upsample_nearest2d_backward", [&] {
+    using T = scalar_t;
+    const T* gp = g.data<T>();
+    T* xp = gx.data<T>();
+    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W * sh * sw, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t pl = b; pl < e; ++pl)
+        for (int64_t y = 0; y < H; ++y) {
+          T* dst = xp + (pl * H + y) * W;
+          for (int64_t x0 = 0; x0 < W; ++x0) {
+            T acc = 0;  // block sum in a fixed order: rows, then columns
+            for (int64_t i = 0; i < sh; ++i)
+              for (int64_t j = 0; j < sw; ++j) acc += gp[((pl * H + y) * sh + i) * OW + x0 * sw + j];
+            dst[x0] = acc;
+          }
+        }
     });
   });
 }

@@ -36,10 +36,13 @@ struct Detections {
 };
 
 // Who picks the training samples. By default the balanced sampler draws from the model's Generator; a
-// hook replaces those draws (parity tests replay another implementation's choices). `labels` are the
-// candidates' labels (>= 1 positive, 0 negative, < 0 ignored) of image `image`.
+// hook replaces those draws (parity tests replay another implementation's choices). For image `image`,
+// `candidates` are the boxes [n, 4] to choose from (the anchors for the RPN, the proposals followed by the
+// GT boxes for the ROI heads) and `labels` their labels (>= 1 positive, 0 negative, < 0 ignored); the
+// hook returns uint8 masks [n] of the picked positives and negatives.
 enum class SamplerStage { Rpn, Roi };
-using SamplerHook = std::function<SampledMasks(SamplerStage stage, int64_t image, const Tensor& labels)>;
+using SamplerHook =
+    std::function<SampledMasks(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates)>;
 
 // Named intermediate tensors of one forward pass (detached), e.g. "rpn.objectness.0".
 using Trace = std::map<std::string, Tensor>;
@@ -53,8 +56,8 @@ struct RunContext {
   void record(const std::string& name, const Tensor& t) const {
     if (trace) (*trace)[prefix + name] = t.detach();
   }
-  SampledMasks sample(SamplerStage stage, int64_t image, const Tensor& labels, int64_t batch_size,
-                      double positive_fraction) const;
+  SampledMasks sample(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates,
+                      int64_t batch_size, double positive_fraction) const;
 };
 
 }  // namespace mrc::maskrcnn

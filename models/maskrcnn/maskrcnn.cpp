@@ -94,6 +94,7 @@ Losses MaskRCNN::forward_train(const std::vector<Tensor>& images, std::vector<Ta
   }
   const RunContext ctx = context("");
   const ImageList il = transform.forward(images, &targets);
+  ctx.record("images", il.tensors);
   const std::vector<Tensor> features = backbone->forward(il.tensors);
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
   const RpnOutput r = rpn->forward(il, features, &targets, ctx);
@@ -117,6 +118,7 @@ std::vector<Detections> MaskRCNN::detect(const std::vector<Tensor>& images) {
   NoGradGuard ng;
   const RunContext ctx = context("");
   const ImageList il = transform.forward(images, nullptr);
+  ctx.record("images", il.tensors);
   const std::vector<Tensor> features = backbone->forward(il.tensors);
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
   const RpnOutput r = rpn->forward(il, features, nullptr, ctx);

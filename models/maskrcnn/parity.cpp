@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/detection_math.h"
 #include "kernels/ops.h"
 #include "models/maskrcnn/maskrcnn.h"
 
@@ -67,6 +68,7 @@ class Checker {
     int64_t capacity = 0;
     double score_threshold = -1;  // < 0: none
     bool labels_known = true;     // RPN proposals carry no level in torchvision's output
+    int64_t mask_size = 28;       // M of the M x M masks pasted onto the boxes
   };
   struct List {
     std::vector<double> b, s;
@@ -184,23 +186,101 @@ class Checker {
       return add(name + ".masks", false, "mask tensor " + shape_str(om.shape()) + " vs reference " + shape_str(rm.shape()));
     const int64_t plane = ref.n ? rm.numel() / ref.n : 0;
     const auto M = om.to_vector<float>(), RM = rm.to_vector<float>();
-    double worst_iou = 1;
-    int64_t compared = 0;
+    double worst_iou = 1, worst_flip = 0;
+    int64_t compared = 0, rounded = 0, thin = 0, bad = 0;
     for (int64_t p = 0; p < ref.n; ++p) {
       const int64_t q = of_ref[size_t(p)];
       if (q < 0) continue;
+      // torchvision pastes onto the integer box of the expanded detection box; a coordinate within the box
+      // tolerance of an integer may truncate either way, moving the whole mask by a pixel
+      int64_t ib_ref[4], ib_ours[4];
+      float fr[4], fo[4];
+      for (int c = 0; c < 4; ++c) fr[c] = float(ref.b[size_t(4 * p + c)]), fo[c] = float(ours.b[size_t(4 * q + c)]);
+      const float scale = float(double(rule.mask_size + 2) / double(rule.mask_size));
+      kernels::expanded_int_box(fr, scale, ib_ref);
+      kernels::expanded_int_box(fo, scale, ib_ours);
+      if (!std::equal(ib_ref, ib_ref + 4, ib_ours)) {
+        ++rounded;
+        continue;
+      }
       ++compared;
       int64_t inter = 0, uni = 0;
+      double flip = 0;  // largest |reference probability - 0.5| among the pixels that flipped
       for (int64_t k = 0; k < plane; ++k) {
-        const bool a = M[size_t(q * plane + k)] > 0.5f, b = RM[size_t(p * plane + k)] > 0.5f;
+        const float pr = RM[size_t(p * plane + k)];
+        const bool a = M[size_t(q * plane + k)] > 0.5f, b = pr > 0.5f;
         inter += a && b;
         uni += a || b;
+        if (a != b) flip = std::max(flip, std::abs(double(pr) - 0.5));
       }
-      worst_iou = std::min(worst_iou, uni ? double(inter) / double(uni) : 1.0);
+      const double iou = uni ? double(inter) / double(uni) : 1.0;
+      worst_iou = std::min(worst_iou, iou);
+      if (iou >= o_.mask_iou) continue;
+      // a thin mask may fall below the IoU bar through pixels right at the threshold only
+      if (flip <= o_.mask_prob_margin) {
+        ++thin;
+        worst_flip = std::max(worst_flip, flip);
+      } else {
+        ++bad;
+      }
     }
-    add(name + ".masks", worst_iou >= o_.mask_iou,
-        std::to_string(compared) + " masks of equal detections, min IoU " + std::to_string(worst_iou) + " (need >= " +
-            std::to_string(o_.mask_iou) + ")");
+    std::ostringstream md;
+    md << compared << " masks of equal detections compared, min IoU " << worst_iou << " (need >= " << o_.mask_iou << ")";
+    if (thin)
+      md << "; " << thin << " thin mask(s) below it whose flipped pixels all have probabilities within " << fmt(worst_flip)
+        << " of 0.5";
+    if (rounded) md << "; " << rounded << " pasted on an integer box that rounds the other way (a coordinate at an integer)";
+    if (bad) md << "; " << bad << " mask(s) differ beyond threshold noise";
+    add(name + ".masks", bad == 0, md.str());
+  }
+
+  // For each reference box whose pos or neg flag is set, the index of the nearest unused box of ours
+  // (within the box tolerance), else -1.
+  std::vector<int64_t> map_boxes(const Tensor& ref_boxes, const Tensor& our_boxes, const Tensor& pos, const Tensor& neg) {
+    const auto R = ref_boxes.to_vector<double>(), O = our_boxes.to_vector<double>();
+    const auto P = pos.to_vector<uint8_t>(), N = neg.to_vector<uint8_t>();
+    const int64_t nr = ref_boxes.size(0), no = our_boxes.size(0);
+    double scale = 1;
+    for (double v : R) scale = std::max(scale, std::abs(v));
+    const double tol = o_.box_rtol * scale;
+    std::vector<int64_t> out(size_t(nr), -1);
+    std::vector<char> used(size_t(no), 0);
+    for (int64_t k = 0; k < nr; ++k) {
+      if (!P[size_t(k)] && !N[size_t(k)]) continue;
+      double best = tol;
+      for (int64_t q = 0; q < no; ++q) {
+        if (used[size_t(q)]) continue;
+        double d = 0;
+        for (int c = 0; c < 4; ++c) d = std::max(d, std::abs(O[size_t(4 * q + c)] - R[size_t(4 * k + c)]));
+        if (d <= best) best = d, out[size_t(k)] = q;
+      }
+      if (out[size_t(k)] >= 0) used[size_t(out[size_t(k)])] = 1;
+    }
+    return out;
+  }
+
+  // Rows (box + label) of ours and the reference are the same multiset (the order may differ).
+  void same_rows(const std::string& name, const Tensor& ob, const Tensor& ol, const Tensor& rb, const Tensor& rl) {
+    if (ob.size(0) != rb.size(0)) return add(name, false, std::to_string(ob.size(0)) + " rows vs reference " + std::to_string(rb.size(0)));
+    const Tensor all = Tensor::ones({rb.size(0)}, DType::UInt8);
+    const auto m = map_boxes(rb, ob, all, all);
+    const auto L = ol.to_vector<int64_t>(), RL = rl.to_vector<int64_t>();
+    const auto O = ob.to_vector<double>(), R = rb.to_vector<double>();
+    int64_t missing = 0, relabelled = 0, moved = 0;
+    double worst = 0;
+    for (size_t k = 0; k < m.size(); ++k) {
+      if (m[k] < 0) {
+        ++missing;
+        continue;
+      }
+      moved += m[k] != int64_t(k);
+      relabelled += L[size_t(m[k])] != RL[k];
+      for (int c = 0; c < 4; ++c) worst = std::max(worst, std::abs(O[size_t(4 * m[k] + c)] - R[4 * k + c]));
+    }
+    add(name, missing == 0 && relabelled == 0,
+        std::to_string(m.size()) + " rows, " + std::to_string(missing) + " without a counterpart, " +
+            std::to_string(relabelled) + " labelled otherwise, " + std::to_string(moved) + " in another position, max box diff " +
+            fmt(worst));
   }
 
   std::vector<ParityCheck> checks;
@@ -307,9 +387,21 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
     if (log) *log << "inference pass: " << std::fixed << std::setprecision(2) << seconds_since(t0) << " s" << std::endl;
     keep(t, "eval.");
     compare_common(c, t, "eval.", n_img, o, cfg);
-    if (t.at("roi.class_logits").shape() == c.at("eval.roi.class_logits").shape()) {
-      c.dense("eval.roi.class_logits", t.at("roi.class_logits"), c.at("eval.roi.class_logits"), o.feature_rtol);
-      c.dense("eval.roi.box_regression", t.at("roi.box_regression"), c.at("eval.roi.box_regression"), o.feature_rtol);
+    {  // the box head's outputs, row by row: proposals tied in score may come in either order
+      std::vector<Tensor> ours_p, ref_p;
+      for (int64_t i = 0; i < n_img; ++i) {
+        ours_p.push_back(t.at("rpn.proposals." + std::to_string(i)));
+        ref_p.push_back(c.at("eval.rpn.proposals." + std::to_string(i)));
+      }
+      const Tensor rp = cat(ref_p, 0), op = cat(ours_p, 0);
+      const Tensor all = Tensor::ones({rp.size(0)}, DType::UInt8);
+      const auto m = c.map_boxes(rp, op, all, all);
+      if (std::find(m.begin(), m.end(), int64_t(-1)) == m.end() && op.size(0) == rp.size(0)) {
+        const Tensor order = Tensor::from_vector(m, {int64_t(m.size())});
+        for (const char* what : {"roi.class_logits", "roi.box_regression"})
+          c.dense(std::string("eval.") + what, index_select(t.at(what), 0, order), c.at(std::string("eval.") + what),
+                  o.feature_rtol);
+      }
     }
     for (int64_t i = 0; i < n_img; ++i) {
       const std::string s = std::to_string(i);
@@ -318,6 +410,7 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
       rule.nms_threshold = cfg.DETECTION_NMS_THRESHOLD;
       rule.capacity = cfg.DETECTION_MAX_INSTANCES;
       rule.score_threshold = cfg.DETECTION_MIN_CONFIDENCE;
+      rule.mask_size = cfg.MASK_SHAPE[0];
       c.ranked("eval.det." + s, Checker::List(d.boxes, d.scores, d.labels),
                Checker::List(c.at("eval.det.boxes." + s), c.at("eval.det.scores." + s), c.at("eval.det.labels." + s)),
                d.masks, c.at("eval.det.masks." + s), rule);
@@ -328,22 +421,46 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
     Trace t;
     model.train();
     model.trace = &t;
-    model.sampler_hook = [&](SamplerStage stage, int64_t image, const Tensor& labels) {
+    // Replays torchvision's picks. The RPN's candidates (anchors) come in one fixed order; the ROI heads'
+    // (proposals, then GT boxes) are mapped box by box, since tied proposals may come in either order.
+    model.sampler_hook = [&](SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates) {
       const std::string base = std::string("train.") + (stage == SamplerStage::Rpn ? "rpn" : "roi");
       const std::string s = std::to_string(image);
-      SampledMasks m{c.at(base + ".sampled_pos." + s), c.at(base + ".sampled_neg." + s)};
-      if (m.positive.numel() != labels.numel())
-        throw std::runtime_error(base + " sampler of image " + s + ": torchvision chose among " +
-                                 std::to_string(m.positive.numel()) + " candidates, ours has " +
-                                 std::to_string(labels.numel()) + " (the proposals differ)");
-      // torchvision's picks must be positives / negatives under our labels too
+      const Tensor ref_pos = c.at(base + ".sampled_pos." + s), ref_neg = c.at(base + ".sampled_neg." + s);
+      const int64_t n = labels.numel();
+      std::vector<int64_t> to_ours(size_t(ref_pos.numel()), -1);
+      if (stage == SamplerStage::Rpn) {
+        if (ref_pos.numel() != n)
+          throw std::runtime_error(base + " sampler of image " + s + ": torchvision chose among " +
+                                   std::to_string(ref_pos.numel()) + " anchors, ours has " + std::to_string(n));
+        for (int64_t k = 0; k < n; ++k) to_ours[size_t(k)] = k;
+      } else {
+        const Tensor props = c.at("train.rpn.proposals." + s);
+        const int64_t n_gt = targets[size_t(image)].boxes.size(0);
+        const Tensor ref_cand = cat({props, candidates.narrow(0, n - n_gt, n_gt)}, 0);
+        if (ref_cand.size(0) != ref_pos.numel())
+          throw std::runtime_error(base + " sampler of image " + s + ": the reference masks do not cover its candidates");
+        to_ours = c.map_boxes(ref_cand, candidates, ref_pos, ref_neg);
+      }
       const auto lab = labels.to(DType::Int64).to_vector<int64_t>();
-      const auto pos = m.positive.to_vector<uint8_t>(), neg = m.negative.to_vector<uint8_t>();
-      int64_t bad = 0;
-      for (size_t k = 0; k < lab.size(); ++k) bad += (pos[k] && lab[k] < 1) + (neg[k] && lab[k] != 0);
-      c.add(base + ".labels_agree." + s, bad == 0,
-            std::to_string(bad) + " of torchvision's sampled candidates carry another label here");
-      return m;
+      const auto rp = ref_pos.to_vector<uint8_t>(), rn = ref_neg.to_vector<uint8_t>();
+      std::vector<uint8_t> pos(size_t(n), 0), neg(size_t(n), 0);
+      int64_t unmapped = 0, relabelled = 0;
+      for (size_t k = 0; k < rp.size(); ++k) {
+        if (!rp[k] && !rn[k]) continue;
+        const int64_t q = to_ours[k];
+        if (q < 0) {
+          ++unmapped;
+          continue;
+        }
+        pos[size_t(q)] = rp[k];
+        neg[size_t(q)] = rn[k];
+        relabelled += (rp[k] && lab[size_t(q)] < 1) + (rn[k] && lab[size_t(q)] != 0);
+      }
+      c.add(base + ".sampled." + s, unmapped == 0 && relabelled == 0,
+            "torchvision's picks replayed: " + std::to_string(unmapped) + " without a counterpart here, " +
+                std::to_string(relabelled) + " labelled otherwise here");
+      return SampledMasks{Tensor::from_vector(pos, {n}), Tensor::from_vector(neg, {n})};
     };
     const auto t0 = std::chrono::steady_clock::now();
     Losses losses = model.forward_train(images, targets);
@@ -358,8 +475,8 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
     compare_common(c, t, "train.", n_img, o, cfg);
     for (int64_t i = 0; i < n_img; ++i) {
       const std::string s = std::to_string(i);
-      c.dense("train.roi.proposals." + s, t.at("roi.proposals." + s), c.at("train.roi.proposals." + s), o.box_rtol);
-      c.dense("train.roi.labels." + s, t.at("roi.labels." + s), c.at("train.roi.labels." + s), 0);
+      c.same_rows("train.roi.proposals." + s, t.at("roi.proposals." + s), t.at("roi.labels." + s),
+                  c.at("train.roi.proposals." + s), c.at("train.roi.labels." + s));
     }
     for (const auto& name : kLossNames) {
       const double ours = losses.by_name.at(name).item_double(), want = c.at("train.loss." + name).item_double();

@@ -18,6 +18,7 @@ struct ParityOptions {
   double tie = 1e-6;           // scores this close (plus their measured differences) may come in either order
   double decision_margin = 1e-3;  // an NMS decision at an IoU this close to the threshold may go either way
   double mask_iou = 0.99;      // binarized (> 0.5) pasted masks
+  double mask_prob_margin = 5e-3;  // below mask_iou, every flipped pixel must be this close to 0.5 (thin masks)
   double loss_rtol = 1e-4;
   double grad_rtol = 1e-3;     // ||ours - ref|| <= rtol * ||ref|| per parameter
   bool eval = true, train = true;

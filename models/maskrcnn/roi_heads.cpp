@@ -121,7 +121,8 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
         lab = masked_fill(lab, eq(m, double(kernels::kBelowLowThreshold)), 0.0);
         lab = masked_fill(lab, eq(m, double(kernels::kBetweenThresholds)), -1.0);
       }
-      const SampledMasks s = ctx.sample(SamplerStage::Roi, i, lab, cfg_.TRAIN_ROIS_PER_IMAGE, cfg_.ROI_POSITIVE_RATIO);
+      const SampledMasks s = ctx.sample(SamplerStage::Roi, i, lab, props, cfg_.TRAIN_ROIS_PER_IMAGE,
+                                        cfg_.ROI_POSITIVE_RATIO);
       ctx.record("roi.sampled_pos." + si, s.positive);
       ctx.record("roi.sampled_neg." + si, s.negative);
       const Tensor sampled = nonzero(logical_or(s.positive, s.negative)).flatten();

@@ -11,21 +11,6 @@
 
 namespace mrc::maskrcnn {
 
-SampledMasks RunContext::sample(SamplerStage stage, int64_t image, const Tensor& labels, int64_t batch_size,
-                                double positive_fraction) const {
-  if (sampler && *sampler) {
-    SampledMasks m = (*sampler)(stage, image, labels);
-    const char* what = stage == SamplerStage::Rpn ? "RPN" : "ROI";
-    if (!m.positive.defined() || !m.negative.defined() || m.positive.numel() != labels.numel() ||
-        m.negative.numel() != labels.numel())
-      throw std::runtime_error(std::string("sampler hook: the ") + what + " masks of image " + std::to_string(image) +
-                               " must have " + std::to_string(labels.numel()) + " entries (one per candidate)");
-    return {m.positive.to(DType::UInt8).to(labels.device()), m.negative.to(DType::UInt8).to(labels.device())};
-  }
-  if (!gen) throw std::logic_error("RunContext: no generator for the training samplers");
-  return balanced_sample(labels, batch_size, positive_fraction, *gen);
-}
-
 RPNHead::RPNHead(int64_t channels, int64_t num_anchors, Generator& gen) {
   conv = std::make_shared<Conv2d>(channels, channels, 3, 1, 1, true, &gen);
   auto block = std::make_shared<Sequential>();  // Conv2dNormActivation: conv "0", ReLU "1"
@@ -170,7 +155,8 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
       }
       labels.push_back(lab);
       reg_targets.push_back(encode_boxes(matched_gt, anchors, rpn_w));
-      const SampledMasks s = ctx.sample(SamplerStage::Rpn, i, lab, cfg_.RPN_TRAIN_ANCHORS_PER_IMAGE, cfg_.RPN_POSITIVE_RATIO);
+      const SampledMasks s = ctx.sample(SamplerStage::Rpn, i, lab, anchors, cfg_.RPN_TRAIN_ANCHORS_PER_IMAGE,
+                                        cfg_.RPN_POSITIVE_RATIO);
       ctx.record("rpn.sampled_pos." + std::to_string(i), s.positive);
       ctx.record("rpn.sampled_neg." + std::to_string(i), s.negative);
       pos_masks.push_back(s.positive);

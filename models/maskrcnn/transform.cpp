@@ -11,71 +11,6 @@
 
 namespace mrc::maskrcnn {
 
-namespace {
-
-// F.interpolate(x[None], size, mode="bilinear", align_corners=False)[0] for x [C, H, W] as torch 1.13's CPU
-// kernel computes it (probed with one-hot inputs): per output index, the triangle-filter taps around
-// center = scale * (i + 0.5) with scale = float(in) / float(out), normalized by their sum, in double;
-// the resize runs along W, then along H, accumulating in double and rounding to float after each pass.
-// Training normalizes with batch statistics, which magnifies input differences, so the resized image must
-// round as torchvision's does (this lands within one float ulp of it).
-struct Taps {
-  std::vector<int64_t> first;   // first input index per output index
-  std::vector<double> w0, w1;   // weights of inputs first and first + 1
-};
-
-Taps bilinear_taps(int64_t in, int64_t out) {
-  Taps t;
-  const double scale = double(float(in) / float(out));
-  for (int64_t i = 0; i < out; ++i) {
-    const double center = scale * (double(i) + 0.5);
-    const int64_t lo = std::max<int64_t>(int64_t(center - 1.0 + 0.5), 0);
-    const int64_t size = std::min<int64_t>(int64_t(center + 1.0 + 0.5), in) - lo;
-    double w[3] = {0, 0, 0}, total = 0;
-    for (int64_t j = 0; j < size && j < 3; ++j) {
-      const double d = std::abs(double(j + lo) - center + 0.5);
-      w[j] = d < 1.0 ? 1.0 - d : 0.0;
-      total += w[j];
-    }
-    if (total != 0) w[0] /= total, w[1] /= total, w[2] /= total;
-    // the triangle filter of support 1 never weights a third tap
-    t.first.push_back(std::min(lo, in - 1));
-    t.w0.push_back(w[0]);
-    t.w1.push_back(lo + 1 < in ? w[1] : 0.0);
-  }
-  return t;
-}
-
-Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
-  const Tensor src = x.contiguous().cpu();
-  const int64_t c = src.size(0), in_h = src.size(1), in_w = src.size(2);
-  const Taps th = bilinear_taps(in_h, out_h), tw = bilinear_taps(in_w, out_w);
-  std::vector<float> tmp(static_cast<size_t>(c * in_h * out_w));
-  const float* s = src.data<float>();
-  for (int64_t r = 0; r < c * in_h; ++r) {  // along W
-    const float* row = s + r * in_w;
-    for (int64_t v = 0; v < out_w; ++v) {
-      const int64_t j = tw.first[size_t(v)];
-      const double w1 = tw.w1[size_t(v)];
-      tmp[size_t(r * out_w + v)] = float(double(row[j]) * tw.w0[size_t(v)] + (w1 != 0 ? double(row[j + 1]) * w1 : 0.0));
-    }
-  }
-  Tensor out = Tensor::empty({c, out_h, out_w}, DType::Float32);
-  float* o = out.data<float>();
-  for (int64_t ch = 0; ch < c; ++ch)  // along H
-    for (int64_t y = 0; y < out_h; ++y) {
-      const int64_t j = th.first[size_t(y)];
-      const double w0 = th.w0[size_t(y)], w1 = th.w1[size_t(y)];
-      const float* r0 = tmp.data() + (ch * in_h + j) * out_w;
-      const float* r1 = w1 != 0 ? r0 + out_w : r0;
-      float* dst = o + (ch * out_h + y) * out_w;
-      for (int64_t v = 0; v < out_w; ++v) dst[v] = float(double(r0[v]) * w0 + double(r1[v]) * w1);
-    }
-  return out.to(x.device());
-}
-
-}  // namespace
-
 GeneralizedRCNNTransform::GeneralizedRCNNTransform(const Config& cfg)
     : min_size_(cfg.IMAGE_MIN_DIM),
       max_size_(cfg.IMAGE_MAX_DIM),
@@ -84,9 +19,12 @@ GeneralizedRCNNTransform::GeneralizedRCNNTransform(const Config& cfg)
       std_(cfg.IMAGE_STD) {}
 
 float GeneralizedRCNNTransform::resize_scale(int64_t h, int64_t w) const {
-  // torch: min(float(min_size) / min_side, float(max_size) / max_side) on float32 tensors
+  // torch: min(float(min_size) / min_side, float(max_size) / max_side) with float32 tensor sides; a Python
+  // number divided by a tensor is computed as reciprocal(tensor) * number, which can differ from the
+  // correctly rounded quotient in the last bit (and then floor() of the size by one pixel).
   const float lo = float(std::min(h, w)), hi = float(std::max(h, w));
-  return std::min(float(min_size_) / lo, float(max_size_) / hi);
+  const float a = (1.0f / lo) * float(min_size_), b = (1.0f / hi) * float(max_size_);
+  return std::min(a, b);
 }
 
 std::pair<int64_t, int64_t> GeneralizedRCNNTransform::resized_size(int64_t h, int64_t w) const {

@@ -17,7 +17,7 @@ class GeneralizedRCNNTransform {
   // images: float32 [3, H, W] with values in [0, 1], any sizes; targets (training) are resized in place.
   ImageList forward(const std::vector<Tensor>& images, std::vector<Target>* targets) const;
   // The size an H x W image is resized to: scale = min(min_size / min(H, W), max_size / max(H, W)) in
-  // float32, each side floor(side * scale).
+  // float32 as torch rounds it, each side floor(side * scale).
   std::pair<int64_t, int64_t> resized_size(int64_t h, int64_t w) const;
   float resize_scale(int64_t h, int64_t w) const;
   // Detections (boxes in resized-image coordinates, masks [n, 1, M, M]) -> the original photos.
