@@ -17,7 +17,13 @@ int main(int argc, char** argv) {
   app.add_flag("--train-only", train_only, "only the training pass");
   app.add_flag("--verbose", o.verbose, "one line per parameter gradient");
   app.add_option("--dump", o.dump_path, "save our intermediates and gradients to this safetensors file");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "mrc-parity: " << e.what() << " (see --help)" << std::endl;
+    return 2;
+  }
   o.eval = !train_only;
   o.train = !eval_only;
   try {

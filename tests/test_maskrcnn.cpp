@@ -409,3 +409,21 @@ TEST_CASE("tools/convert_torchvision.py output loads, with version-1 names renam
   CHECK(m5.state_dict().at("roi_heads.box_predictor.cls_score.weight").to_vector<float>() ==
         r.at("convert.roi_heads.box_predictor.cls_score.weight").to_vector<float>());
 }
+
+TEST_CASE("MAX_GT_INSTANCES keeps a random subset of each image's instances") {
+  Config c = small_config();
+  c.MAX_GT_INSTANCES = 1;
+  MaskRCNN m(c);
+  m.train();
+  auto [images, targets] = random_batch(4);
+  Trace trace;
+  m.trace = &trace;
+  std::vector<int64_t> gt_seen;
+  m.sampler_hook = [&](SamplerStage stage, int64_t i, const Tensor& labels, const Tensor& cand) {
+    if (stage == SamplerStage::Roi) gt_seen.push_back(cand.size(0) - trace.at("rpn.proposals." + std::to_string(i)).size(0));
+    const int64_t n = labels.numel();
+    return SampledMasks{gt(labels, 0.0).to(DType::UInt8).reshape({n}), eq(labels, 0.0).to(DType::UInt8).reshape({n})};
+  };
+  m.forward_train(images, targets);
+  CHECK(gt_seen == std::vector<int64_t>{1, 1});  // 2 instances each, 1 kept
+}

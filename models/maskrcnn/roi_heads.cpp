@@ -16,7 +16,15 @@ TwoMLPHead::TwoMLPHead(int64_t in_features, int64_t representation, Generator& g
   fc7 = register_module("fc7", std::make_shared<Linear>(representation, representation, true, &gen));
 }
 
-Tensor TwoMLPHead::forward(const Tensor& x) { return relu(fc7->forward(relu(fc6->forward(x.flatten(1))))); }
+Tensor TwoMLPHead::forward(const Tensor& x) { return forward(x, RunContext{}); }
+
+Tensor TwoMLPHead::forward(const Tensor& x, const RunContext& ctx) {
+  const Tensor a = fc6->forward(x.flatten(1));
+  ctx.record("relu.box_head.fc6", a);
+  const Tensor b = fc7->forward(relu(a));
+  ctx.record("relu.box_head.fc7", b);
+  return relu(b);
+}
 
 FastRCNNPredictor::FastRCNNPredictor(int64_t in_features, int64_t num_classes, Generator& gen) {
   cls_score = register_module("cls_score", std::make_shared<Linear>(in_features, num_classes, true, &gen));
@@ -65,14 +73,25 @@ RoIHeads::RoIHeads(const Config& cfg, Generator& gen) : cfg_(cfg) {
 }
 
 Tensor RoIHeads::mask_logits(const std::vector<Tensor>& features, const std::vector<Tensor>& boxes,
-                             const ImageSizes& sizes) {
+                             const ImageSizes& sizes, const RunContext& ctx) {
   const Tensor rois = boxes_to_rois(boxes);
   if (rois.size(0) == 0)
     return Tensor::zeros({0, cfg_.NUM_CLASSES, cfg_.MASK_SHAPE[0], cfg_.MASK_SHAPE[1]}, DType::Float32,
                          features[0].device());
   const Tensor x = multiscale_roi_align(features, rois, sizes, cfg_.MASK_POOL_SIZE, cfg_.MASK_POOL_SIZE,
                                         cfg_.ROI_SAMPLING_RATIO);
-  return mask_predictor->forward(mask_head->forward(x));
+  if (!ctx.trace) return mask_predictor->forward(mask_head->forward(x));
+  // the same layers one by one, recording each ReLU's input
+  Tensor h = x;
+  for (size_t i = 0; i < mask_head->size(); ++i) {
+    auto& block = dynamic_cast<Sequential&>((*mask_head)[i]);
+    const Tensor pre = block[0].forward(h);
+    ctx.record("relu.mask_head." + std::to_string(i), pre);
+    h = relu(pre);
+  }
+  const Tensor pre = (*mask_predictor)[0].forward(h);
+  ctx.record("relu.mask_predictor", pre);
+  return (*mask_predictor)[2].forward(relu(pre));
 }
 
 namespace {
@@ -143,7 +162,7 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
   const Tensor rois = boxes_to_rois(proposals);
   const Tensor box_features = multiscale_roi_align(levels, rois, image_sizes, cfg_.POOL_SIZE, cfg_.POOL_SIZE,
                                                    cfg_.ROI_SAMPLING_RATIO);
-  auto [class_logits, box_regression] = box_predictor->forward(box_head->forward(box_features));
+  auto [class_logits, box_regression] = box_predictor->forward(box_head->forward(box_features, ctx));
   ctx.record("roi.class_logits", class_logits);
   ctx.record("roi.box_regression", box_regression);
   const int64_t num_classes = class_logits.size(1);
@@ -172,7 +191,7 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
       NoGradGuard ng;
       mask_targets.push_back(project_masks_on_boxes(t.masks, mask_props.back(), idx, cfg_.MASK_SHAPE[0]));
     }
-    const Tensor logits = mask_logits(levels, mask_props, image_sizes);
+    const Tensor logits = mask_logits(levels, mask_props, image_sizes, ctx);
     if (mask_targets.empty()) {
       out.loss_mask = mul(sum(logits), 0.0);
     } else {
@@ -214,7 +233,7 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
       out.labels.push_back(index_select(labs, 0, keep));
     }
     // maskrcnn_inference: each detection's mask probabilities for its class
-    const Tensor probs = sigmoid(mask_logits(levels, out.boxes, image_sizes));
+    const Tensor probs = sigmoid(mask_logits(levels, out.boxes, image_sizes, ctx));
     const Tensor all_labels = cat(out.labels, 0);
     const Tensor picked = all_labels.numel() ? pick_class(probs, all_labels).unsqueeze(1)
                                              : Tensor::zeros({0, 1, probs.size(2), probs.size(3)}, DType::Float32, dev);

@@ -18,6 +18,8 @@ class TwoMLPHead : public UnaryModule {
  public:
   TwoMLPHead(int64_t in_features, int64_t representation, Generator& gen);
   Tensor forward(const Tensor& x) override;  // [K, C, P, P] -> [K, representation]
+  // The same, recording the ReLU inputs as "relu.box_head.fc6" / "relu.box_head.fc7" in ctx.
+  Tensor forward(const Tensor& x, const RunContext& ctx);
   std::string type_name() const override { return "TwoMLPHead"; }
   std::shared_ptr<Linear> fc6, fc7;
 };
@@ -50,7 +52,8 @@ class RoIHeads : public Module {
   std::shared_ptr<Sequential> mask_head, mask_predictor;
 
  private:
-  Tensor mask_logits(const std::vector<Tensor>& features, const std::vector<Tensor>& boxes, const ImageSizes& sizes);
+  Tensor mask_logits(const std::vector<Tensor>& features, const std::vector<Tensor>& boxes, const ImageSizes& sizes,
+                     const RunContext& ctx);
   Config cfg_;
 };
 

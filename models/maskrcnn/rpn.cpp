@@ -27,10 +27,13 @@ RPNHead::RPNHead(int64_t channels, int64_t num_anchors, Generator& gen) {
   }
 }
 
-std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::vector<Tensor>& features) {
+std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::vector<Tensor>& features,
+                                                                     const RunContext* ctx) {
   std::vector<Tensor> logits, deltas;
   for (const Tensor& f : features) {
-    const Tensor t = relu(conv->forward(f));
+    const Tensor pre = conv->forward(f);
+    if (ctx) ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
+    const Tensor t = relu(pre);
     logits.push_back(cls_logits->forward(t));
     deltas.push_back(bbox_pred->forward(t));
   }
@@ -66,7 +69,7 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
   const bool training = is_training();
   const int64_t n_img = images.tensors.size(0);
   const Device dev = images.tensors.device();
-  auto [logits, deltas_l] = head->forward(features);
+  auto [logits, deltas_l] = head->forward(features, &ctx);
 
   std::vector<std::pair<int64_t, int64_t>> fsizes;
   std::vector<int64_t> per_level;

@@ -18,8 +18,10 @@ class RPNHead : public Module {
  public:
   // Convolutions initialised as torchvision's: normal(std=0.01), zero bias.
   RPNHead(int64_t channels, int64_t num_anchors, Generator& gen);
-  // Per level: objectness logits [N, A, H, W] and deltas [N, 4A, H, W].
-  std::pair<std::vector<Tensor>, std::vector<Tensor>> forward(const std::vector<Tensor>& features);
+  // Per level: objectness logits [N, A, H, W] and deltas [N, 4A, H, W]. ctx (optional) receives the
+  // ReLU inputs as "relu.rpn.<level>".
+  std::pair<std::vector<Tensor>, std::vector<Tensor>> forward(const std::vector<Tensor>& features,
+                                                              const RunContext* ctx = nullptr);
   std::string type_name() const override { return "RPNHead"; }
 
   std::shared_ptr<Conv2d> conv, cls_logits, bbox_pred;

@@ -1,0 +1,39 @@
+// ReLU "kinks" of the parity check: ReLU inputs so close to zero that float rounding puts them on
+// different sides in torchvision and in our model. One such flip reroutes the gradient at that position,
+// which can move the gradients of every parameter upstream of it by more than the 1e-3 tolerance although
+// both computations are right to float precision. The reference keeps torchvision's near-zero ReLU inputs
+// (train.relu.<where>.{idx,val,scale}); this finds where ours have the other sign.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/maskrcnn/common.h"
+#include "tensor/serialize.h"
+
+namespace mrc::maskrcnn {
+
+class MaskRCNN;
+
+struct ReluFlip {
+  std::string where;         // e.g. "body.layer3.1.out", "mask_head.2"
+  int64_t count = 0;         // positions whose sign differs
+  double ref = 0, ours = 0;  // the values at the largest flip, relative to the tensor's magnitude
+  bool kink = true;          // every flip has both values within kink_rtol of zero
+};
+
+// Row correspondence of the ROI heads' tensors: box_rows[k] is our row of torchvision's sampled ROI k,
+// mask_rows[k] our row of its positive ROI k (-1: none); ROIs tied in score may come in another order.
+struct RoiRows {
+  std::vector<int64_t> box_rows, mask_rows;
+};
+
+// Our training pass's ReLU inputs: the heads' from `trace` ("relu.*"), the backbone body's recomputed from
+// trace "images" with the model's own layers (no grad). Compared with the reference at torchvision's
+// near-zero positions; kink_rtol relative to the tensor's largest magnitude.
+std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, const TensorMap& ref, const RoiRows& rows,
+                                      double kink_rtol);
+
+// Whether a flip at `flip` can move the gradient of parameter `param` (it lies upstream of the flip).
+bool upstream_of(const MaskRCNN& model, const std::string& param, const std::string& flip);
+
+}  // namespace mrc::maskrcnn
