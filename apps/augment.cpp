@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/app_util.h"
 #include "data/augment/pipeline.h"
 #include "data/coco.h"
 #include "data/image_io.h"
@@ -130,15 +131,8 @@ int main(int argc, char** argv) {
   app.add_flag("--ignore-exif", ignore_exif, "Do not rotate photos by their EXIF orientation (as VIA draws them)");
   app.add_flag("--overwrite", overwrite, "Replace an existing output folder");
   app.add_flag("--quiet", quiet, "No progress bar");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "mrc-augment: %s\n", e.what());
-    return 2;
-  }
-
-  try {
+  if (const auto code = mrc::apps::parse_command_line(app, argc, argv, "mrc-augment")) return *code;
+  return mrc::apps::run_reporting_errors("mrc-augment", [&] {
     if (per_class < 1) throw std::runtime_error("--per-class: expected a positive number, got " + std::to_string(per_class));
     if (quality < 1 || quality > 100) throw std::runtime_error("--quality: expected 1..100");
     if (workers < 1 || workers > 256) throw std::runtime_error("--workers: expected 1..256");
@@ -317,9 +311,6 @@ int main(int argc, char** argv) {
     for (int c = 1; c <= num_classes; ++c)
       std::fprintf(stderr, "  %-20s photos %lld -> %lld\n", ds.class_names[size_t(c)].c_str(),
                    (long long)photos_before[size_t(c)], (long long)photos_after[size_t(c)]);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mrc-augment: %s\n", e.what());
-    return 2;
-  }
-  return 0;
+    return 0;
+  });
 }

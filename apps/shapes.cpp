@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/app_util.h"
 #include "data/shapes.h"
 
 int main(int argc, char** argv) {
@@ -24,14 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--quality", quality, "JPEG quality 1..100")->capture_default_str();
   app.add_flag("--overwrite", overwrite, "Replace an existing output folder");
   app.add_flag("--quiet", quiet, "No progress bar");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "mrc-shapes: %s\n", e.what());
-    return 2;
-  }
-  try {
+  if (const auto code = mrc::apps::parse_command_line(app, argc, argv, "mrc-shapes")) return *code;
+  return mrc::apps::run_reporting_errors("mrc-shapes", [&] {
     mrc::data::ShapesOptions o;
     char x = 0;
     char tail = 0;
@@ -46,9 +41,6 @@ int main(int argc, char** argv) {
     o.max_shapes = max_shapes;
     mrc::data::write_shapes_dataset(out, count, o, overwrite, !quiet, quality);
     std::fprintf(stderr, "wrote %d photos and %s/via_region_data.json\n", count, out.c_str());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mrc-shapes: %s\n", e.what());
-    return 2;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "apps/app_util.h"
 #include "data/progress.h"
 #include "kernels/ops.h"
 #include "models/toy/shapes_cnn.h"
@@ -47,12 +48,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--out", out_dir, "folder for checkpoint.safetensors and loss.csv");
   app.add_flag("--quiet", quiet, "no progress bar");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  try {
+  if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train-shapes")) return *code;
+  return apps::run_reporting_errors("mrc-train-shapes", [&] {
     if (threads > 0) set_num_threads(threads);
     if (lr <= 0) lr = optimizer == "sgd" ? 0.05 : 0.005;
     Generator data_gen(seed * 7919 + 1);
@@ -102,8 +99,5 @@ int main(int argc, char** argv) {
       std::printf("wrote %s/checkpoint.safetensors and %s/loss.csv\n", out_dir.c_str(), out_dir.c_str());
     }
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mrc-train-shapes: %s\n", e.what());
-    return 2;
-  }
+  });
 }

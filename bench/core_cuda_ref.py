@@ -5,7 +5,7 @@ scripts/gpu-check join them with bench-core_cuda's lines on "bench" (ratio = our
 there: CUDA events around each call, median of 20 after 3 warm-up calls. The "_fp32" cases turn TF32
 off for both cuBLAS and cuDNN (torch enables it for cuDNN by default), the "_tf32" cases turn it on;
 cudnn.benchmark stays at torch's default (off: heuristic algorithm choice, like ours).
-Keep SHAPES in sync with bench/conv_shapes.h.
+The shapes are ref_util.RESNET50_CONVS (bench/conv_shapes.h on the C++ side).
 
   python3 bench/core_cuda_ref.py [--device cuda] [--filter REGEX]
 """
@@ -16,32 +16,9 @@ import re
 import torch
 import torch.nn.functional as F
 
-# name, cin, cout, hw, k, stride, pad (bench/conv_shapes.h)
-SHAPES = [
-    ("stem_7x7s2", 3, 64, 224, 7, 2, 3),
-    ("l1_1x1_64to64", 64, 64, 56, 1, 1, 0),
-    ("l1_3x3_64", 64, 64, 56, 3, 1, 1),
-    ("l1_1x1_64to256", 64, 256, 56, 1, 1, 0),
-    ("l1_1x1_256to64", 256, 64, 56, 1, 1, 0),
-    ("l2_1x1_256to128", 256, 128, 56, 1, 1, 0),
-    ("l2_3x3s2_128", 128, 128, 56, 3, 2, 1),
-    ("l2_1x1_128to512", 128, 512, 28, 1, 1, 0),
-    ("l2_down_1x1s2", 256, 512, 56, 1, 2, 0),
-    ("l2_1x1_512to128", 512, 128, 28, 1, 1, 0),
-    ("l2_3x3_128", 128, 128, 28, 3, 1, 1),
-    ("l3_1x1_512to256", 512, 256, 28, 1, 1, 0),
-    ("l3_3x3s2_256", 256, 256, 28, 3, 2, 1),
-    ("l3_1x1_256to1024", 256, 1024, 14, 1, 1, 0),
-    ("l3_down_1x1s2", 512, 1024, 28, 1, 2, 0),
-    ("l3_1x1_1024to256", 1024, 256, 14, 1, 1, 0),
-    ("l3_3x3_256", 256, 256, 14, 3, 1, 1),
-    ("l4_1x1_1024to512", 1024, 512, 14, 1, 1, 0),
-    ("l4_3x3s2_512", 512, 512, 14, 3, 2, 1),
-    ("l4_1x1_512to2048", 512, 2048, 7, 1, 1, 0),
-    ("l4_down_1x1s2", 1024, 2048, 14, 1, 2, 0),
-    ("l4_1x1_2048to512", 2048, 512, 7, 1, 1, 0),
-    ("l4_3x3_512", 512, 512, 7, 3, 1, 1),
-]
+from ref_util import RESNET50_CONVS
+
+SHAPES = [c[:7] for c in RESNET50_CONVS]  # name, cin, cout, hw, k, stride, pad (bench/conv_shapes.h)
 GEMMS = [(1, 1024, 1024, 1024), (1, 2048, 2048, 2048), (1, 4096, 4096, 4096), (1, 8192, 8192, 8192),
          (16, 512, 512, 512), (1, 32 * 49, 1000, 2048)]
 BATCH = 32

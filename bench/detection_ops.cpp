@@ -131,9 +131,9 @@ struct Result {
   throw std::runtime_error("bench-detection_ops: " + name + " failed validation: " + what);
 }
 
-void check_close(const std::string& name, const char* what, double got, double want, double tol) {
+void check_close(const std::string& name, const std::string& what, double got, double want, double tol) {
   if (!(std::abs(got - want) <= tol))
-    invalid(name, std::string(what) + " is " + std::to_string(got) + ", expected " + std::to_string(want) +
+    invalid(name, what + " is " + std::to_string(got) + ", expected " + std::to_string(want) +
                       " (tolerance " + std::to_string(tol) + ")");
 }
 
@@ -344,6 +344,22 @@ int main(int argc, char** argv) try {
     auto it = refs.find(name);
     return it == refs.end() ? nullptr : &it->second;
   };
+  // The sum and the sum of magnitudes of `what` against torchvision's (when it ran), relative to the latter.
+  auto check_sums = [&](const std::string& name, const std::string& what, double sum, double abs_sum) {
+    if (const auto* rj = ref_check(name)) {
+      check_close(name, "sum of " + what + " vs torchvision", sum, (*rj)["check"]["sum"].get<double>(), 1e-5 * abs_sum);
+      check_close(name, "sum of |" + what + "| vs torchvision", abs_sum, (*rj)["check"]["abs_sum"].get<double>(), 1e-5 * abs_sum);
+    }
+  };
+  // A validated, timed case: achieved GB/s from the bytes it moves, and torchvision's line when it ran.
+  auto record = [&](const std::string& name, double ms, double bytes) {
+    Result res;
+    res.name = name;
+    res.ours_ms = ms;
+    res.gbps = bytes / (ms * 1e6);
+    if (const auto* rj = ref_check(name)) res.ref = *rj;
+    results.push_back(res);
+  };
 
   // ---- roi_align --------------------------------------------------------------------------------
   const FeatureShape fs{kN, kC, kH, kW};
@@ -374,21 +390,13 @@ int main(int argc, char** argv) try {
         sum += v;
         abs_sum += std::abs(v);
       }
-      if (const auto* rj = ref_check(fwd)) {
-        check_close(fwd, "sum of outputs vs torchvision", sum, (*rj)["check"]["sum"].get<double>(), 1e-5 * abs_sum);
-        check_close(fwd, "sum of |outputs| vs torchvision", abs_sum, (*rj)["check"]["abs_sum"].get<double>(), 1e-5 * abs_sum);
-      }
-      Result res;
-      res.name = fwd;
-      const double bytes = double(out_n + size_t(fs.numel())) * 4;
+      check_sums(fwd, "outputs", sum, abs_sum);
+      double ms = 0;
 #if defined(MRC_WITH_CUDA)
-      if (cuda) res.ours_ms = bench_roi_align_cuda(fwd, feats, fs, rois, k, rp, y, go, gx, true);
+      if (cuda) ms = bench_roi_align_cuda(fwd, feats, fs, rois, k, rp, y, go, gx, true);
 #endif
-      if (!cuda)
-        res.ours_ms = median_ms([&] { roi_align_forward_cpu(feats.data(), fs, rois.data(), k, rp, y.data()); }, [] {});
-      res.gbps = bytes / (res.ours_ms * 1e6);
-      if (const auto* rj = ref_check(fwd)) res.ref = *rj;
-      results.push_back(res);
+      if (!cuda) ms = median_ms([&] { roi_align_forward_cpu(feats.data(), fs, rois.data(), k, rp, y.data()); }, [] {});
+      record(fwd, ms, double(out_n + size_t(fs.numel())) * 4);
     }
     if (args.selected(bwd)) {
       roi_align_backward_cpu(go.data(), rois.data(), k, rp, fs, gx.data());
@@ -402,21 +410,13 @@ int main(int argc, char** argv) try {
         abs_sum += std::abs(gx[i]);
       }
       check_close(bwd, "<x, backward(g)> against <forward(x), g>", rhs, lhs, 1e-5 * scale);
-      if (const auto* rj = ref_check(bwd)) {
-        check_close(bwd, "sum of gradients vs torchvision", sum, (*rj)["check"]["sum"].get<double>(), 1e-5 * abs_sum);
-        check_close(bwd, "sum of |gradients| vs torchvision", abs_sum, (*rj)["check"]["abs_sum"].get<double>(), 1e-5 * abs_sum);
-      }
-      Result res;
-      res.name = bwd;
-      const double bytes = double(out_n + size_t(fs.numel())) * 4;
+      check_sums(bwd, "gradients", sum, abs_sum);
+      double ms = 0;
 #if defined(MRC_WITH_CUDA)
-      if (cuda) res.ours_ms = bench_roi_align_cuda(bwd, feats, fs, rois, k, rp, y, go, gx, false);
+      if (cuda) ms = bench_roi_align_cuda(bwd, feats, fs, rois, k, rp, y, go, gx, false);
 #endif
-      if (!cuda)
-        res.ours_ms = median_ms([&] { roi_align_backward_cpu(go.data(), rois.data(), k, rp, fs, gx.data()); }, [] {});
-      res.gbps = bytes / (res.ours_ms * 1e6);
-      if (const auto* rj = ref_check(bwd)) res.ref = *rj;
-      results.push_back(res);
+      if (!cuda) ms = median_ms([&] { roi_align_backward_cpu(go.data(), rois.data(), k, rp, fs, gx.data()); }, [] {});
+      record(bwd, ms, double(out_n + size_t(fs.numel())) * 4);
     }
   }
 
@@ -434,18 +434,15 @@ int main(int argc, char** argv) try {
         invalid(name, "keep list differs from torchvision's (" + std::to_string(keep.size()) + " vs " +
                           std::to_string((*rj)["check"]["kept"].get<int64_t>()) + " kept)");
     }
-    Result res;
-    res.name = name;
+    double ms = 0;
 #if defined(MRC_WITH_CUDA)
-    if (cuda) res.ours_ms = bench_nms_cuda(name, boxes, scores, keep);
+    if (cuda) ms = bench_nms_cuda(name, boxes, scores, keep);
 #endif
     if (!cuda) {
       std::vector<int64_t> k2(scores.size());
-      res.ours_ms = median_ms([&] { nms_cpu(boxes.data(), scores.data(), n, 0.7, k2.data()); }, [] {});
+      ms = median_ms([&] { nms_cpu(boxes.data(), scores.data(), n, 0.7, k2.data()); }, [] {});
     }
-    res.gbps = double(n) * 20 / (res.ours_ms * 1e6);
-    if (const auto* rj = ref_check(name)) res.ref = *rj;
-    results.push_back(res);
+    record(name, ms, double(n) * 20);
   }
 
   // ---- anchors -----------------------------------------------------------------------------------
@@ -467,15 +464,12 @@ int main(int argc, char** argv) try {
       if (count != (*rj)["check"]["count"].get<int64_t>()) invalid(name, "anchor count differs from torchvision's");
       check_close(name, "sum of coordinates vs torchvision", sum, (*rj)["check"]["sum"].get<double>(), 0.5);
     }
-    Result res;
-    res.name = name;
+    double ms = 0;
 #if defined(MRC_WITH_CUDA)
-    if (cuda) res.ours_ms = bench_anchors_cuda(name, cells, grids, a);
+    if (cuda) ms = bench_anchors_cuda(name, cells, grids, a);
 #endif
-    if (!cuda) res.ours_ms = median_ms([&] { (void)pyramid_anchors_cpu(cells, grids); }, [] {});
-    res.gbps = double(a.size()) * 4 / (res.ours_ms * 1e6);
-    if (const auto* rj = ref_check(name)) res.ref = *rj;
-    results.push_back(res);
+    if (!cuda) ms = median_ms([&] { (void)pyramid_anchors_cpu(cells, grids); }, [] {});
+    record(name, ms, double(a.size()) * 4);
   }
 
   // ---- report ------------------------------------------------------------------------------------

@@ -5,12 +5,7 @@ side compares with its own results (output sums, keep counts and a hash of the k
 
 Usage: python3 detection_ops_ref.py [--device cpu|cuda] [--filter REGEX] [--threads N]
 """
-import argparse
-import json
 import os
-import re
-import sys
-import time
 
 import numpy as np
 import torch
@@ -18,6 +13,8 @@ import torchvision
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import nms, roi_align
+
+from ref_util import emit as emit_line, median_ms as median_of, setup, wanted
 
 FEAT = (2, 256, 200, 272)          # features at stride 4 of an 800 x 1088 image
 IMAGE_H, IMAGE_W = 800, 1088
@@ -73,38 +70,20 @@ def keep_hash(keep):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--filter", default="")
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    args = ap.parse_args()
-    dev = torch.device(args.device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        sys.exit("detection_ops_ref.py: CUDA requested but torch sees no GPU")
+    def threads(ap):
+        ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    args, dev = setup(__doc__.splitlines()[0], cpu_threads=None, add_args=threads)
     torch.set_num_threads(args.threads)
     ref = f"torchvision {torchvision.__version__}"
 
-    def timed(f):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        f()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - t) * 1e3
-
-    def median_ms(f):
-        first = timed(f)                     # warm-up; slow cases get fewer repetitions
-        reps = 3 if first > 500 else (7 if first > 20 else 21)
-        if first <= 500:
-            timed(f)
-        return float(np.median([timed(f) for _ in range(reps)]))
+    def median_ms(f):  # the first call warms up; slow cases get fewer repetitions
+        return median_of(f, dev, warmup=lambda first: 1 if first > 500 else 2,
+                         reps=lambda first: 3 if first > 500 else (7 if first > 20 else 21))
 
     def emit(name, ms, check):
-        print(json.dumps({"bench": name, "device": args.device, "ref": ref, "ref_ms": round(ms, 4), "check": check}),
-              flush=True)
+        emit_line(name, ref, round(ms, 4), device=args.device, check=check)
 
-    want = (lambda n: not args.filter or re.search(args.filter, n))
+    want = (lambda n: wanted(args, n))
     x = None
     for k, p in ROI_CASES:
         fwd, bwd = f"roi_align_fwd_k{k}_{p}x{p}", f"roi_align_bwd_k{k}_{p}x{p}"

@@ -1,5 +1,4 @@
-// Bar- and line-chart rendering into an RGB image (see plot.h). Text comes from stb_easy_font, whose
-// glyphs are quads: each quad is filled as a rectangle, scaled up for legibility.
+// Bar- and line-chart rendering into an RGB image (see plot.h), drawn with data/draw.h.
 #include "data/plot.h"
 
 #include <algorithm>
@@ -8,52 +7,14 @@
 #include <limits>
 #include <stdexcept>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb_easy_font.h>
-#pragma GCC diagnostic pop
-
+#include "data/draw.h"
 #include "data/image_io.h"
 
 namespace mrc::data {
 namespace {
 
-struct Rgb {
-  uint8_t r, g, b;
-};
 constexpr Rgb kBlack{30, 30, 30}, kGrid{225, 225, 225}, kAxis{120, 120, 120};
 constexpr Rgb kSeries[2] = {{66, 114, 196}, {237, 125, 49}};
-
-void fill_rect(Image& im, int x0, int y0, int x1, int y1, Rgb c) {  // [x0, x1) x [y0, y1)
-  x0 = std::max(x0, 0);
-  y0 = std::max(y0, 0);
-  x1 = std::min(x1, im.width);
-  y1 = std::min(y1, im.height);
-  for (int y = y0; y < y1; ++y)
-    for (int x = x0; x < x1; ++x) {
-      uint8_t* p = im.at(x, y);
-      p[0] = c.r;
-      p[1] = c.g;
-      p[2] = c.b;
-    }
-}
-
-int text_width(const std::string& s, int scale) {
-  std::string t = s;
-  return stb_easy_font_width(t.data()) * scale;
-}
-
-void draw_text(Image& im, int x, int y, const std::string& s, Rgb c, int scale) {
-  std::string t = s;
-  std::vector<char> buf(t.size() * 270 + 1024);  // ~ at most 64 quads of 64 bytes per character
-  unsigned char col[4] = {c.r, c.g, c.b, 255};
-  const int quads = stb_easy_font_print(0, 0, t.data(), col, buf.data(), int(buf.size()));
-  for (int q = 0; q < quads; ++q) {
-    const float* v0 = reinterpret_cast<const float*>(buf.data() + size_t(q) * 64);       // top-left
-    const float* v2 = reinterpret_cast<const float*>(buf.data() + size_t(q) * 64 + 32);  // bottom-right
-    fill_rect(im, x + int(v0[0] * scale), y + int(v0[1] * scale), x + int(v2[0] * scale), y + int(v2[1] * scale), c);
-  }
-}
 
 std::string fit(const std::string& s, int max_width, int scale) {
   if (text_width(s, scale) <= max_width) return s;
@@ -159,10 +120,6 @@ void write_bar_chart_png(const std::string& path, const std::string& title, cons
 
 namespace {
 
-// matplotlib's tab10: ten colours chosen to stay apart from each other (and on white).
-constexpr Rgb kPalette[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},   {148, 103, 189},
-                              {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
-
 struct Axis {
   double lo = 0, hi = 1, step = 0.2;
 };
@@ -230,7 +187,7 @@ double ChartFrame::px(double x) const { return left + (x - x_min) / (x_max - x_m
 double ChartFrame::py(double y) const { return bottom - 1 - (y - y_min) / (y_max - y_min) * (bottom - 1 - top); }
 
 std::array<uint8_t, 3> line_chart_color(size_t i) {
-  const Rgb c = kPalette[i % 10];
+  const Rgb c = palette_color(i);
   return {c.r, c.g, c.b};
 }
 
@@ -301,7 +258,7 @@ Image render_line_chart(const std::string& title, const std::string& x_label, co
     const int y = title_h + int(r) * row_h;
     for (size_t i : rows[r]) {
       const std::string name = fit(series[i].name, width - 60, 2);
-      fill_rect(im, x, y + 5, x + swatch, y + 9, kPalette[i % 10]);
+      fill_rect(im, x, y + 5, x + swatch, y + 9, palette_color(i));
       draw_text(im, x + swatch + 6, y, name, kBlack, 2);
       x += swatch + 6 + text_width(name, 2) + 18;
     }
@@ -337,7 +294,7 @@ Image render_line_chart(const std::string& title, const std::string& x_label, co
 
   for (size_t i = 0; i < series.size(); ++i) {
     const LineSeries& s = series[i];
-    const Rgb c = kPalette[i % 10];
+    const Rgb c = palette_color(i);
     bool have_prev = false;
     double x0 = 0, y0 = 0;
     for (size_t k = 0; k < s.xs.size(); ++k) {

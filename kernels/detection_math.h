@@ -1,13 +1,15 @@
 // The geometry every detection op shares, once, for g++ and nvcc: ROIAlign's bilinear sampling (and
 // its backward weights), box area and IoU, BoxCoder encode/decode, FPN level mapping, anchor shifts and
-// the bilinear resize taps of paste_masks. Each function follows torchvision's arithmetic in the same
-// order, so the CPU files (compiled without FMA contraction) reproduce its float results; products that
-// feed a sum go through mul_rn so nvcc cannot fuse them and the CUDA kernels round the same way.
+// the pixels of paste_masks (whose resize taps are pool_math.h's, shared with interpolate_bilinear). Each
+// function follows torchvision's arithmetic in the same order, so the CPU files (compiled without FMA
+// contraction) reproduce its float results; products that feed a sum go through mul_rn so nvcc cannot
+// fuse them and the CUDA kernels round the same way.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "kernels/host_device.h"
+#include "kernels/pool/pool_math.h"
 
 namespace mrc::kernels {
 
@@ -240,24 +242,6 @@ MRC_HOST_DEVICE inline void expanded_int_box(const float* box, float scale, int6
   out[3] = int64_t(y_c + h_half);
 }
 
-// One output index of a 1-D linear resize, align_corners=False (torch upsample_bilinear2d on the CPU).
-struct LinearTap {
-  int64_t i0, i1;
-  float l0, l1;
-};
-
-MRC_HOST_DEVICE inline LinearTap linear_tap(int64_t out_index, int64_t in_size, int64_t out_size) {
-  if (in_size == out_size) return {out_index, out_index, 1.f, 0.f};
-  const float scale = float(in_size) / float(out_size);
-  // torch evaluates `scale * (dst_index + 0.5) - 0.5` in double and rounds once to float.
-  float real = float(mul_rn(double(scale), double(out_index) + 0.5) - 0.5);
-  if (real < 0.f) real = 0.f;
-  int64_t i0 = int64_t(std::floor(real));
-  if (i0 > in_size - 1) i0 = in_size - 1;
-  const float l1 = min_of(max_of(real - float(i0), 0.f), 1.f);
-  return {i0, i0 + (i0 < in_size - 1 ? 1 : 0), 1.f - l1, l1};
-}
-
 // Value of a (M+2p) x (M+2p) zero-padded copy of the M x M `mask` at padded coordinates (r, c).
 MRC_HOST_DEVICE inline float padded_mask_at(const float* mask, int64_t m, int64_t pad, int64_t r, int64_t c) {
   r -= pad;
@@ -265,14 +249,16 @@ MRC_HOST_DEVICE inline float padded_mask_at(const float* mask, int64_t m, int64_
   return (r >= 0 && r < m && c >= 0 && c < m) ? mask[r * m + c] : 0.f;
 }
 
-// Bilinear value of the padded mask resized to (h, w) at output pixel (y, x), rows combined last.
-MRC_HOST_DEVICE inline float resized_mask_value(const float* mask, int64_t m, int64_t pad, const LinearTap& ty,
-                                                const LinearTap& tx) {
-  const float r0 = mul_rn(padded_mask_at(mask, m, pad, ty.i0, tx.i0), tx.l0) +
-                   mul_rn(padded_mask_at(mask, m, pad, ty.i0, tx.i1), tx.l1);
-  const float r1 = mul_rn(padded_mask_at(mask, m, pad, ty.i1, tx.i0), tx.l0) +
-                   mul_rn(padded_mask_at(mask, m, pad, ty.i1, tx.i1), tx.l1);
-  return mul_rn(r0, ty.l0) + mul_rn(r1, ty.l1);
+// Pixel (y, x) of the padded mask resized onto the integer box b (expanded_int_box): torchvision's
+// F.interpolate(padded, size=(h, w), mode="bilinear"), with torch's own taps and rounding (pool_math.h).
+MRC_HOST_DEVICE inline float pasted_mask_value(const float* mask, int64_t m, int64_t pad, const int64_t* b, int64_t y,
+                                               int64_t x) {
+  const int64_t w = b[2] - b[0] + 1 > 1 ? b[2] - b[0] + 1 : 1, h = b[3] - b[1] + 1 > 1 ? b[3] - b[1] + 1 : 1;
+  const int64_t padded = m + 2 * pad;
+  return pool::bilinear_value(pool::linear_tap<float>(y - b[1], padded, h, false),
+                              pool::linear_tap<float>(x - b[0], padded, w, false),
+                              [&](int64_t r, int64_t c) { return padded_mask_at(mask, m, pad, r, c); },
+                              /*channels_last=*/true);  // one [1, 1, h, w] plane
 }
 
 }  // namespace mrc::kernels

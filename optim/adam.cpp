@@ -9,25 +9,21 @@
 namespace mrc {
 
 ParamGroup Adam::group(NamedTensors params, const AdamOptions& o, std::string name) {
-  ParamGroup g;
-  g.name = std::move(name);
-  g.params = std::move(params);
-  g.lr = o.lr;
+  ParamGroup g = make_group(std::move(params), o.lr, o.weight_decay, std::move(name));
   g.beta1 = o.beta1;
   g.beta2 = o.beta2;
   g.eps = o.eps;
-  g.weight_decay = o.weight_decay;
   g.amsgrad = o.amsgrad;
   return g;
 }
 
 Adam::Adam(std::string type, std::vector<ParamGroup> groups) : Optimizer(std::move(type), std::move(groups)) {
-  for (const auto& g : param_groups()) validate(g);
+  validate_groups();
 }
 
 void Adam::validate(const ParamGroup& g) const {
   Optimizer::validate(g);
-  const std::string where = type() + " group '" + g.name + "': ";
+  const std::string where = group_context(g);
   if (!(g.beta1 >= 0 && g.beta1 < 1)) throw std::invalid_argument(where + "beta1 must be in [0, 1), got " + std::to_string(g.beta1));
   if (!(g.beta2 >= 0 && g.beta2 < 1)) throw std::invalid_argument(where + "beta2 must be in [0, 1), got " + std::to_string(g.beta2));
   if (!(g.eps >= 0)) throw std::invalid_argument(where + "eps must be >= 0, got " + std::to_string(g.eps));

@@ -76,8 +76,17 @@ void Optimizer::add_param_group(ParamGroup g) {
   groups_.push_back(std::move(g));
 }
 
+ParamGroup Optimizer::make_group(NamedTensors params, double lr, double weight_decay, std::string name) {
+  ParamGroup g;
+  g.name = std::move(name);
+  g.params = std::move(params);
+  g.lr = lr;
+  g.weight_decay = weight_decay;
+  return g;
+}
+
 void Optimizer::validate(const ParamGroup& g) const {
-  const std::string where = type_ + " group '" + g.name + "': ";
+  const std::string where = group_context(g);
   if (!(g.lr >= 0)) throw std::invalid_argument(where + "lr must be >= 0, got " + std::to_string(g.lr));
   if (!(g.weight_decay >= 0))
     throw std::invalid_argument(where + "weight_decay must be >= 0, got " + std::to_string(g.weight_decay));

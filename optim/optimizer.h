@@ -81,6 +81,15 @@ class Optimizer {
   virtual void update(const ParamGroup& g, const Tensor& param, const Tensor& grad, SlotMap& state) = 0;
   // Throws std::invalid_argument when a group's hyper-parameters are out of range.
   virtual void validate(const ParamGroup& g) const;
+  // Every group through the subclass's validate: subclass constructors call it, as virtual calls do not
+  // dispatch from the base constructor.
+  void validate_groups() const {
+    for (const auto& g : groups_) validate(g);
+  }
+  // "<type> group '<name>': ", the start of a hyper-parameter error.
+  std::string group_context(const ParamGroup& g) const { return type_ + " group '" + g.name + "': "; }
+  // A group with the hyper-parameters every optimizer reads; subclasses' group() add their own.
+  static ParamGroup make_group(NamedTensors params, double lr, double weight_decay, std::string name);
   // The slots this optimizer may keep, and whether the slot has the parameter's shape (else a scalar).
   virtual std::vector<std::pair<std::string, bool>> slots() const = 0;
 

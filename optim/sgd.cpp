@@ -8,26 +8,20 @@
 namespace mrc {
 
 ParamGroup SGD::group(NamedTensors params, const SGDOptions& o, std::string name) {
-  ParamGroup g;
-  g.name = std::move(name);
-  g.params = std::move(params);
-  g.lr = o.lr;
+  ParamGroup g = make_group(std::move(params), o.lr, o.weight_decay, std::move(name));
   g.momentum = o.momentum;
   g.dampening = o.dampening;
-  g.weight_decay = o.weight_decay;
   g.nesterov = o.nesterov;
   return g;
 }
 
-SGD::SGD(std::vector<ParamGroup> groups) : Optimizer("SGD", std::move(groups)) {
-  for (const auto& g : param_groups()) validate(g);
-}
+SGD::SGD(std::vector<ParamGroup> groups) : Optimizer("SGD", std::move(groups)) { validate_groups(); }
 
 SGD::SGD(NamedTensors params, const SGDOptions& options) : SGD(std::vector<ParamGroup>{group(std::move(params), options)}) {}
 
 void SGD::validate(const ParamGroup& g) const {
   Optimizer::validate(g);
-  const std::string where = "SGD group '" + g.name + "': ";
+  const std::string where = group_context(g);
   if (!(g.momentum >= 0)) throw std::invalid_argument(where + "momentum must be >= 0, got " + std::to_string(g.momentum));
   if (g.nesterov && (g.momentum <= 0 || g.dampening != 0))
     throw std::invalid_argument(where + "Nesterov momentum needs momentum > 0 and dampening = 0");

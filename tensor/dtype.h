@@ -69,14 +69,19 @@ template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UIn
     }                                                                    \
   }()
 
+// The five core dtypes' cases; MRC_DISPATCH_ALL and the CUDA storage dispatch (which adds the 16-bit
+// floats) both list them through this one macro.
+#define MRC_DISPATCH_CORE_CASES(...)                                     \
+  MRC_DISPATCH_CASE(::mrc::DType::Float32, float, __VA_ARGS__)           \
+  MRC_DISPATCH_CASE(::mrc::DType::Float64, double, __VA_ARGS__)          \
+  MRC_DISPATCH_CASE(::mrc::DType::Int32, int32_t, __VA_ARGS__)           \
+  MRC_DISPATCH_CASE(::mrc::DType::Int64, int64_t, __VA_ARGS__)           \
+  MRC_DISPATCH_CASE(::mrc::DType::UInt8, uint8_t, __VA_ARGS__)
+
 #define MRC_DISPATCH_ALL(DTYPE, NAME, ...)                               \
   [&] {                                                                  \
     switch (DTYPE) {                                                     \
-      MRC_DISPATCH_CASE(::mrc::DType::Float32, float, __VA_ARGS__)       \
-      MRC_DISPATCH_CASE(::mrc::DType::Float64, double, __VA_ARGS__)      \
-      MRC_DISPATCH_CASE(::mrc::DType::Int32, int32_t, __VA_ARGS__)       \
-      MRC_DISPATCH_CASE(::mrc::DType::Int64, int64_t, __VA_ARGS__)       \
-      MRC_DISPATCH_CASE(::mrc::DType::UInt8, uint8_t, __VA_ARGS__)       \
+      MRC_DISPATCH_CORE_CASES(__VA_ARGS__)                               \
       default: ::mrc::throw_unsupported_dtype(NAME, DTYPE);              \
     }                                                                    \
   }()

@@ -29,6 +29,28 @@ inline std::string case_key(const char* prefix, int i, const char* suffix = ".")
   return k;
 }
 
+// Runs body(i, "c<i>.") for each of the fixture's metadata["cases"] cases, REQUIRE-ing at least
+// `at_least` of them; a failure inside names the case.
+template <class F>
+void for_each_fixture_case(const SafetensorsFile& f, int at_least, F&& body) {
+  const int cases = std::stoi(f.metadata.at("cases"));
+  REQUIRE(cases >= at_least);
+  for (int i = 0; i < cases; ++i) {
+    CAPTURE(i);
+    body(i, case_key("c", i));
+  }
+}
+
+// Calls run(T()) with T = double when fixture entry `key` is float64, else float, so one generic
+// lambda checks both precisions.
+template <class F>
+void with_entry_type(const SafetensorsFile& f, const std::string& key, F&& run) {
+  if (f.at(key).dtype == "F64")
+    run(0.0);
+  else
+    run(0.f);
+}
+
 template <class T>
 std::vector<T> fx(const SafetensorsFile& f, const std::string& name) {
   return f.at(name).as<T>();

@@ -69,6 +69,9 @@ inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
   }
 }
 
+// A float64 tensor of hand-written values, for cases computed by hand.
+inline Tensor f64(const std::vector<double>& v, const Shape& shape) { return Tensor::from_vector(v, shape); }
+
 // A float64 leaf with random values that requires grad.
 inline Tensor rand_leaf(const Shape& shape, Generator& gen, double lo = -1, double hi = 1) {
   return Tensor::uniform(shape, lo, hi, &gen, DType::Float64).requires_grad_();

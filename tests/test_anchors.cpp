@@ -39,11 +39,7 @@ TEST_CASE("anchors: cell anchors and a 2x2 grid by hand") {
 
 TEST_CASE("anchors: AnchorGenerator on random sizes matches torchvision exactly") {
   const SafetensorsFile f = mrc::test::load_detection_fixture("anchors.safetensors");
-  const int cases = std::stoi(f.metadata.at("cases"));
-  REQUIRE(cases > 0);
-  for (int i = 0; i < cases; ++i) {
-    CAPTURE(i);
-    const std::string p = mrc::test::case_key("c", i);
+  mrc::test::for_each_fixture_case(f, 1, [&](int, const std::string& p) {
     const std::vector<int64_t> image = fx<int64_t>(f, p + "image"), grid_sizes = fx<int64_t>(f, p + "grids");
     const auto& se = f.at(p + "sizes");
     const auto& re = f.at(p + "ratios");
@@ -58,5 +54,5 @@ TEST_CASE("anchors: AnchorGenerator on random sizes matches torchvision exactly"
       grids.push_back(anchor_grid(image[0], image[1], grid_sizes[2 * l], grid_sizes[2 * l + 1]));
     }
     CHECK(pyramid_anchors_cpu(cells, grids) == fx<float>(f, p + "anchors"));
-  }
+  });
 }

@@ -21,6 +21,7 @@
 #include "data/progress.h"
 #include "data/rasterize.h"
 #include "data/via.h"
+#include "app_runner.h"
 #include "test_util.h"
 
 using namespace mrc::data;
@@ -28,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path bin_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+fs::path bin_dir() { return mrc::test::app_path("mrc-augment").parent_path(); }
 
 fs::path work_dir() {
   static fs::path p = [] {
@@ -40,30 +41,12 @@ fs::path work_dir() {
   return p;
 }
 
-struct Run {
-  int code = -1;
-  std::string err;
-};
+using Run = mrc::test::AppRun;
 
-Run run(const std::string& args) {
-  const fs::path err = work_dir() / "stderr.txt";
-  const std::string cmd = args + " 2> '" + err.string() + "' > /dev/null";
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream f(err);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+// `cmd` is a whole command line starting with the app's quoted path.
+Run run(const std::string& cmd) { return mrc::test::run_app_command(cmd, work_dir()); }
 
-std::string q(const fs::path& p) {
-  std::string s = "'";
-  s += p.string();
-  s += '\'';
-  return s;
-}
+std::string q(const fs::path& p) { return mrc::test::quoted(p); }
 
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream f(p);

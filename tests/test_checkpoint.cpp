@@ -3,7 +3,6 @@
 // exclude patterns; truncated and foreign files; no temporary file after a failed write; files
 // written by Python (tools/mrc_st.py, fixture script tests/fixtures/test_checkpoint.py) load.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -24,22 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mrc_test_checkpoint_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> v;
-    for (const auto& e : fs::recursive_directory_iterator(path)) v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-};
+using test::TempDir;
 
 // A small model's named parameters and buffers (values from the seed), as a Module would list them.
 TensorMap make_model(uint64_t seed, int64_t classes = 3) {
@@ -82,16 +66,6 @@ bool same_values(const Tensor& a, const Tensor& b) {
   return a.to(DType::Float64).to_vector<double>() == b.to(DType::Float64).to_vector<double>();
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -122,12 +96,12 @@ TEST_CASE("save_tensors / load_tensors round trip every dtype, non-contiguous vi
   CHECK(from_safetensors_entry(b).dtype() == DType::UInt8);
   CHECK(from_safetensors_entry(b).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0, 1});
   SafetensorsEntry i16{"I16", {1}, {0, 0}};
-  const std::string m16 = message_of([&] { from_safetensors_entry(i16, "entry 'x'"); });
-  CHECK(has(m16, "entry 'x'"));
-  CHECK(has(m16, "I16"));
-  const std::string msg = message_of([&] { save_tensors(dir / "u.safetensors", {{"undefined.one", Tensor()}}); });
-  CHECK(has(msg, "undefined.one"));
-  CHECK(has(msg, "u.safetensors"));
+  const std::string m16 = test::error_of([&] { from_safetensors_entry(i16, "entry 'x'"); });
+  CHECK(test::contains(m16, "entry 'x'"));
+  CHECK(test::contains(m16, "I16"));
+  const std::string msg = test::error_of([&] { save_tensors(dir / "u.safetensors", {{"undefined.one", Tensor()}}); });
+  CHECK(test::contains(msg, "undefined.one"));
+  CHECK(test::contains(msg, "u.safetensors"));
 }
 
 TEST_CASE("checkpoint round trip: parameters, buffers, optimizer state, step and metadata") {
@@ -187,9 +161,9 @@ TEST_CASE("Adam state (per-parameter step counters) survives a checkpoint") {
     CHECK(same_values(opt2.state("head.weight").at(slot), opt.state("head.weight").at(slot)));
   // Loading Adam state into SGD is refused with the types named.
   SGD sgd(trainable(fresh), {.lr = 0.1});
-  const std::string msg = message_of([&] { load_checkpoint(dir / "adam.safetensors", fresh, &sgd); });
-  CHECK(has(msg, "AdamW"));
-  CHECK(has(msg, "adam.safetensors"));
+  const std::string msg = test::error_of([&] { load_checkpoint(dir / "adam.safetensors", fresh, &sgd); });
+  CHECK(test::contains(msg, "AdamW"));
+  CHECK(test::contains(msg, "adam.safetensors"));
 }
 
 TEST_CASE("strict loading names every missing, unexpected and wrongly shaped tensor and loads nothing") {
@@ -204,19 +178,19 @@ TEST_CASE("strict loading names every missing, unexpected and wrongly shaped ten
   model["new.weight"] = Tensor::zeros({3});
   model["new.bias"] = Tensor::zeros({3});
   const TensorMap before = make_model(2, 5);
-  const std::string msg = message_of([&] { load_checkpoint(dir / "a.safetensors", model); });
+  const std::string msg = test::error_of([&] { load_checkpoint(dir / "a.safetensors", model); });
   INFO(msg);
-  CHECK(has(msg, "a.safetensors"));
-  CHECK(has(msg, "2 missing"));
-  CHECK(has(msg, "new.weight"));
-  CHECK(has(msg, "new.bias"));
-  CHECK(has(msg, "3 unexpected"));
-  CHECK(has(msg, "old.extra"));
-  CHECK(has(msg, "old.extra2"));
-  CHECK(has(msg, "mask"));
-  CHECK(has(msg, "2 of the wrong shape"));
-  CHECK(has(msg, "head.weight (file [3, 4], model [5, 4])"));
-  CHECK(has(msg, "head.bias (file [3], model [5])"));
+  CHECK(test::contains(msg, "a.safetensors"));
+  CHECK(test::contains(msg, "2 missing"));
+  CHECK(test::contains(msg, "new.weight"));
+  CHECK(test::contains(msg, "new.bias"));
+  CHECK(test::contains(msg, "3 unexpected"));
+  CHECK(test::contains(msg, "old.extra"));
+  CHECK(test::contains(msg, "old.extra2"));
+  CHECK(test::contains(msg, "mask"));
+  CHECK(test::contains(msg, "2 of the wrong shape"));
+  CHECK(test::contains(msg, "head.weight (file [3, 4], model [5, 4])"));
+  CHECK(test::contains(msg, "head.bias (file [3], model [5])"));
   for (const auto& [n, t] : model)
     if (before.count(n)) CHECK(same_values(t, before.at(n)));  // nothing loaded
 
@@ -224,7 +198,7 @@ TEST_CASE("strict loading names every missing, unexpected and wrongly shaped ten
   const TensorMap m2 = make_model(2);
   save_checkpoint(dir / "b.safetensors", m2);
   SGD opt(trainable(m2), {.lr = 0.1});
-  CHECK(has(message_of([&] { load_checkpoint(dir / "b.safetensors", m2, &opt); }), "no optimizer state"));
+  CHECK(test::contains(test::error_of([&] { load_checkpoint(dir / "b.safetensors", m2, &opt); }), "no optimizer state"));
 }
 
 TEST_CASE("non-strict loading with exclude patterns reports what it skipped") {
@@ -251,7 +225,7 @@ TEST_CASE("non-strict loading with exclude patterns reports what it skipped") {
   CHECK(rep.missing == std::vector<std::string>{"new.weight"});
   CHECK(rep.unexpected == std::vector<std::string>{"old.extra"});
   REQUIRE(rep.mismatched.size() == 1);
-  CHECK(has(rep.mismatched[0], "head.bias"));
+  CHECK(test::contains(rep.mismatched[0], "head.bias"));
   CHECK(rep.loaded.size() == 6);
   CHECK(same_values(model.at("backbone.conv1.weight"), saved.at("backbone.conv1.weight")));
   CHECK(same_values(model.at("mask"), saved.at("mask")));
@@ -259,8 +233,8 @@ TEST_CASE("non-strict loading with exclude patterns reports what it skipped") {
     CHECK(same_values(model.at(n), before.at(n)));
   // The optimizer's groups differ (new.weight), so its state is skipped with a reason.
   CHECK(!rep.optimizer_loaded);
-  CHECK(has(rep.optimizer_note, "new.weight"));
-  CHECK(has(rep.summary(), "old.extra"));
+  CHECK(test::contains(rep.optimizer_note, "new.weight"));
+  CHECK(test::contains(rep.summary(), "old.extra"));
 
   // Same parameter set: state loads, except for the parameters that were not loaded (fresh state).
   TensorMap same = make_model(3, 5);
@@ -300,22 +274,22 @@ TEST_CASE("truncated and foreign files give clear exceptions") {
     INFO("kept " << keep << " of " << size << " bytes");
     fs::copy_file(dir / "good.safetensors", dir / "cut.safetensors", fs::copy_options::overwrite_existing);
     fs::resize_file(dir / "cut.safetensors", keep);
-    const std::string msg = message_of([&] { load_checkpoint(dir / "cut.safetensors", model); });
-    CHECK(has(msg, "cut.safetensors"));
+    const std::string msg = test::error_of([&] { load_checkpoint(dir / "cut.safetensors", model); });
+    CHECK(test::contains(msg, "cut.safetensors"));
     CHECK_THROWS_AS(load_checkpoint(dir / "cut.safetensors", model), std::runtime_error);
   }
   {
     std::ofstream(dir / "foreign.txt") << "name,value\nthis is a CSV file, not safetensors\n";
   }
-  const std::string msg = message_of([&] { load_checkpoint(dir / "foreign.txt", model); });
-  CHECK(has(msg, "foreign.txt"));
+  const std::string msg = test::error_of([&] { load_checkpoint(dir / "foreign.txt", model); });
+  CHECK(test::contains(msg, "foreign.txt"));
   CHECK_THROWS_AS(load_checkpoint(dir / "foreign.txt", model), std::runtime_error);
-  CHECK(has(message_of([&] { load_checkpoint(dir / "nonexistent.safetensors", model); }), "nonexistent.safetensors"));
+  CHECK(test::contains(test::error_of([&] { load_checkpoint(dir / "nonexistent.safetensors", model); }), "nonexistent.safetensors"));
   // Bad metadata is named too.
   SafetensorsFile f = read_safetensors(dir / "good.safetensors");
   f.metadata["step"] = "twelve";
   write_safetensors(dir / "badmeta.safetensors", f);
-  CHECK(has(message_of([&] { load_checkpoint(dir / "badmeta.safetensors", model); }), "__metadata__.step"));
+  CHECK(test::contains(test::error_of([&] { load_checkpoint(dir / "badmeta.safetensors", model); }), "__metadata__.step"));
 }
 
 TEST_CASE("a failed write leaves no file behind") {
@@ -325,8 +299,8 @@ TEST_CASE("a failed write leaves no file behind") {
   train(model, opt);
   // The target is a directory: the data is written to the temporary file, the rename fails.
   fs::create_directories(dir.path / "target.safetensors" / "occupied");
-  const std::string msg = message_of([&] { save_checkpoint(dir / "target.safetensors", model, &opt, 1); });
-  CHECK(has(msg, "target.safetensors"));
+  const std::string msg = test::error_of([&] { save_checkpoint(dir / "target.safetensors", model, &opt, 1); });
+  CHECK(test::contains(msg, "target.safetensors"));
   CHECK(dir.files() == std::vector<std::string>{"occupied", "target.safetensors"});
   // The directory does not exist: nothing can be created.
   CHECK_THROWS_AS(save_checkpoint(dir / "missing_dir/ckpt.safetensors", model), std::runtime_error);

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "data/coco.h"
 #include "data/rasterize.h"
@@ -20,18 +19,7 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mrc_test_coco_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream((path / name).string()) << text;
-    return (path / name).string();
-  }
-};
+using mrc::test::TempDir;
 
 // 6x4 image (h=4, w=6); RLE counts written by hand, column-major: column 0 empty, columns 1-2 rows
 // 1..2 set -> runs 5 zeros, 2 ones, 2 zeros, 2 ones, 13 zeros.
@@ -185,50 +173,41 @@ TEST_CASE("bad COCO input: the message names the file and the annotation") {
     const std::string p = dir.write("bad.json", text);
     CocoReadOptions o;
     o.skip_bad_annotations = skip;
-    try {
-      read_coco(p, o, w);
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  auto contains = [](const std::string& s, const std::string& part) {
-    INFO(s);
-    CHECK(s.find(part) != std::string::npos);
+    return mrc::test::error_of<std::runtime_error>([&] { read_coco(p, o, w); });
   };
   const std::string file = (dir.path / "bad.json").string();
   const std::string head = R"({"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}],
                              "categories": [{"id": 1, "name": "x"}], "annotations": [)";
   std::string m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 9, "segmentation": [[1,1,5,1,5,5]]}]})");
-  contains(m, file);
-  contains(m, "annotations[0] (id 5)");
-  contains(m, "unknown category_id 9");
+  MRC_CHECK_CONTAINS(m, file);
+  MRC_CHECK_CONTAINS(m, "annotations[0] (id 5)");
+  MRC_CHECK_CONTAINS(m, "unknown category_id 9");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1,1,5,1,5,5]]},
                     {"id": 6, "image_id": 4, "category_id": 1, "segmentation": [[1,1,5,1,5,5]]}]})");
-  contains(m, "annotations[1] (id 6)");
-  contains(m, "image_id 4");
+  MRC_CHECK_CONTAINS(m, "annotations[1] (id 6)");
+  MRC_CHECK_CONTAINS(m, "image_id 4");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1,1,5,1]]}]})");
-  contains(m, "image 'a.jpg'");
-  contains(m, "at least 3");
+  MRC_CHECK_CONTAINS(m, "image 'a.jpg'");
+  MRC_CHECK_CONTAINS(m, "at least 3");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"size": [8, 9], "counts": [72]}}]})");
-  contains(m, "does not match the image");
+  MRC_CHECK_CONTAINS(m, "does not match the image");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"size": [8, 8], "counts": [60]}}]})");
-  contains(m, "expected 64");
+  MRC_CHECK_CONTAINS(m, "expected 64");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"size": [8, 8], "counts": "ab~"}}]})");
-  contains(m, "not a compressed RLE digit");
+  MRC_CHECK_CONTAINS(m, "not a compressed RLE digit");
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 1}]})");
-  contains(m, "missing field 'segmentation'");
+  MRC_CHECK_CONTAINS(m, "missing field 'segmentation'");
   m = msg(R"({"images": [{"id": 1}], "annotations": [], "categories": []})");
-  contains(m, "images[0]");
-  contains(m, "file_name");
+  MRC_CHECK_CONTAINS(m, "images[0]");
+  MRC_CHECK_CONTAINS(m, "file_name");
   m = msg(R"({"images": [], "categories": []})");
-  contains(m, "missing field 'annotations'");
+  MRC_CHECK_CONTAINS(m, "missing field 'annotations'");
   m = msg(head + R"({"id": 5, "image_id": 1)");
-  contains(m, "malformed JSON");
+  MRC_CHECK_CONTAINS(m, "malformed JSON");
 
   Warnings w;
   m = msg(head + R"({"id": 5, "image_id": 1, "category_id": 9, "segmentation": [[1,1,5,1,5,5]]},
                     {"id": 6, "image_id": 1, "category_id": 1, "segmentation": [[1,1,5,1,5,5]]}]})", true, &w);
-  CHECK(m == "no error");
+  CHECK(m == "<no exception>");
   CHECK(w.count("unknown class") == 1);
 }

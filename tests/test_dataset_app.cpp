@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "data/image_io.h"
+#include "app_runner.h"
 #include "test_util.h"
 
 using namespace mrc::data;
@@ -17,17 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using Run = mrc::test::AppRun;
 
 struct Fixture {
   fs::path dir, bin;
@@ -43,22 +34,7 @@ struct Fixture {
   }
   Run run(const std::string& args) const {
     REQUIRE_MESSAGE(fs::exists(bin), "build mrc-dataset first: " << bin.string());
-    const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-    std::string cmd = "'";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "'" + string
-    cmd += bin.string();
-    cmd += "' ";
-    cmd += args;
-    cmd += " >'";
-    cmd += out.string();
-    cmd += "' 2>'";
-    cmd += err.string();
-    cmd += "'";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return mrc::test::run_app("mrc-dataset", args, dir);
   }
 };
 

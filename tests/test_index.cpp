@@ -9,12 +9,9 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
+using namespace mrc::test;
 
 namespace {
-Tensor f64(const std::vector<double>& v, const Shape& s) { return Tensor::from_vector(v, s); }
 Tensor i64(const std::vector<int64_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
 Tensor u8(const std::vector<uint8_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
 using VD = std::vector<double>;
@@ -122,16 +119,9 @@ TEST_CASE("gradcheck: indexing ops") {
 }
 
 TEST_CASE("indexing ops match torch") {
-  const TensorMap refs = load_tensors(test::fixture("index.safetensors"));
-  auto ref = [&](const std::string& key, bool leaf = false) {
-    Tensor t = refs.at(key).clone();
-    if (leaf) t.requires_grad_();
-    return t;
-  };
+  const TorchRefs ref("index.safetensors");
   auto grads = [&](const std::string& name, const Tensor& out, const std::vector<std::pair<std::string, Tensor>>& ins) {
-    test::expect_close(out, ref(name + ".out"), 1e-5, name + " forward");
-    out.backward(ref(name + ".w"));
-    for (const auto& [k, t] : ins) test::expect_close(t.grad(), ref(name + ".grad_" + k), 1e-4, name + " grad " + k);
+    ref.check(name, out, ins);
   };
   {
     Tensor x = ref("index_select.x", true);

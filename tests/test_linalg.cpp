@@ -11,13 +11,10 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
+using namespace mrc::test;
 
 namespace {
 using VD = std::vector<double>;
-Tensor f64(const VD& v, const Shape& s) { return Tensor::from_vector(v, s); }
 
 // Plain triple loop on float64 copies: the reference for the strided cases.
 std::vector<double> naive_mm(const Tensor& a, const Tensor& b) {
@@ -117,20 +114,9 @@ TEST_CASE("gradcheck: matmul, addmm, linear") {
 }
 
 TEST_CASE("matmul, addmm and linear match torch") {
-  const TensorMap refs = load_tensors(test::fixture("linalg.safetensors"));
-  auto ref = [&](const std::string& key, bool leaf = false) {
-    Tensor t = refs.at(key).clone();
-    if (leaf) t.requires_grad_();
-    return t;
-  };
+  const TorchRefs refs("linalg.safetensors");
   auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
-    std::vector<Tensor> in;
-    for (const auto& k : args) in.push_back(ref(name + "." + k, true));
-    const Tensor out = fn(in);
-    test::expect_close(out, ref(name + ".out"), 1e-5, name + " forward");
-    out.backward(ref(name + ".wout"));
-    for (size_t i = 0; i < args.size(); ++i)
-      test::expect_close(in[i].grad(), ref(name + ".grad_" + args[i]), 1e-4, name + " grad " + args[i]);
+    refs.check_op(name, args, fn, /*all_grads=*/true, {.weight = "wout"});
   };
   auto mm = [](const std::vector<Tensor>& v) { return matmul(v[0], v[1]); };
   check("mm", {"a", "b"}, mm);

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <unistd.h>
 
 #include "data/load_dataset.h"
 #include "data/loader.h"
@@ -27,13 +26,13 @@ struct TestSet {
   std::map<std::string, Sample> originals;  // image_id -> the generated photo
 };
 
-// Seven photos of three sizes (landscape, portrait, wide), written once per process.
+// Seven photos of three sizes (landscape, portrait, wide), written once per process into a folder
+// removed at exit.
 const TestSet& test_set() {
+  static const mrc::test::TempDir folder;
   static const TestSet set = [] {
     TestSet t;
-    t.dir = fs::temp_directory_path() / ("mrc_test_loader_" + std::to_string(getpid()));
-    fs::remove_all(t.dir);
-    fs::create_directories(t.dir);
+    t.dir = folder.path;
     const int sizes[3][2] = {{160, 120}, {120, 160}, {200, 100}};
     Dataset ds;
     ds.format = "via2";
@@ -66,13 +65,6 @@ const TestSet& test_set() {
   }();
   return set;
 }
-
-struct Cleanup {
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(fs::temp_directory_path() / ("mrc_test_loader_" + std::to_string(getpid())), ec);
-  }
-} cleanup;
 
 LoaderOptions small_torchvision() {
   LoaderOptions o;

@@ -10,13 +10,10 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
+using namespace mrc::test;
 
 namespace {
 using VD = std::vector<double>;
-Tensor f64(const VD& v, const Shape& s) { return Tensor::from_vector(v, s); }
 Tensor i64(const std::vector<int64_t>& v) { return Tensor::from_vector(v); }
 }  // namespace
 
@@ -91,21 +88,9 @@ TEST_CASE("gradcheck: losses") {
 }
 
 TEST_CASE("losses match torch") {
-  const TensorMap refs = load_tensors(test::fixture("loss.safetensors"));
-  auto ref = [&](const std::string& key, bool leaf = false) {
-    Tensor t = refs.at(key).clone();
-    if (leaf) t.requires_grad_();
-    return t;
-  };
+  const TorchRefs refs("loss.safetensors");
   auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
-    std::vector<Tensor> in;
-    for (const auto& k : args) in.push_back(ref(name + "." + k, refs.count(name + ".grad_" + k)));
-    const Tensor out = fn(in);
-    test::expect_close(out, ref(name + ".out"), 1e-5, name + " forward");
-    out.backward(ref(name + ".wout"));
-    for (size_t i = 0; i < args.size(); ++i)
-      if (refs.count(name + ".grad_" + args[i]))
-        test::expect_close(in[i].grad(), ref(name + ".grad_" + args[i]), 1e-4, name + " grad " + args[i]);
+    refs.check_op(name, args, fn, /*all_grads=*/false, {.weight = "wout"});
   };
   using V = std::vector<Tensor>;
   check("ce_weight_mean", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2]); });

@@ -1,16 +1,38 @@
 // Mask targets and mask pasting: hand-computed cases, then torchvision's project_masks_on_boxes and
-// paste_masks_in_image on random masks and boxes (inside, straddling, larger than the image, tiny).
+// paste_masks_in_image on random masks and boxes (inside, straddling, larger than the image, tiny;
+// pasted bit for bit), and resize_bilinear (the model's image resize) bit for bit against F.interpolate.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "detection_test_util.h"
 #include "kernels/masks/masks.h"
+#include "kernels/masks/masks_op.h"
 
 using namespace mrc;
 using namespace mrc::kernels;
 using mrc::test::expect_close;
 using mrc::test::fx;
+
+namespace {
+
+// Checks got == want bit for bit, reporting how many floats differ and by how many ulp at most.
+void expect_bitwise(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  int64_t differ = 0, worst_ulp = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t d = std::abs(int64_t(std::bit_cast<int32_t>(got[i])) - int64_t(std::bit_cast<int32_t>(want[i])));
+    differ += d != 0;
+    worst_ulp = std::max(worst_ulp, d);
+  }
+  CHECK_MESSAGE(differ == 0, what << ": " << differ << " of " << got.size() << " differ, by up to " << worst_ulp << " ulp");
+}
+
+Tensor f32_tensor(const SafetensorsEntry& e) { return Tensor::from_vector(e.as<float>(), e.shape); }
+
+}  // namespace
 
 TEST_CASE("masks by hand") {
   // A 4x4 GT mask whose two left columns are set; box (0,0)-(4,4) at M = 2 samples x = 0.5, 1.5 in the
@@ -72,14 +94,34 @@ TEST_CASE("paste_masks_in_image matches torchvision") {
   const int64_t n = pm.shape[0], m = pm.shape[3], ih = shape[0], iw = shape[1];
   std::vector<float> out(size_t(n * ih * iw), -1.f);
   paste_masks_in_image_cpu(masks.data(), n, m, boxes.data(), ih, iw, out.data());
-  expect_close(out, want, 1e-6, 1e-5, "pasted");
+  expect_bitwise(out, want, "pasted");
   std::vector<uint8_t> bin(out.size());
   paste_masks_in_image_binary_cpu(masks.data(), n, m, boxes.data(), ih, iw, 0.5f, bin.data());
   size_t set = 0, bad = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     set += bin[i];
-    if (std::abs(want[i] - 0.5f) > 1e-6f && bin[i] != uint8_t(want[i] > 0.5f)) ++bad;
+    bad += bin[i] != uint8_t(want[i] > 0.5f);
   }
   CHECK(bad == 0);
   CHECK(set > 100);  // the masks do cover pixels
+
+  // 13 x 13 masks, padding 2, boxes smaller (downscaling) and larger than the padded mask, through the op
+  const Tensor pasted =
+      paste_masks_in_image(f32_tensor(f.at("paste2_masks")), f32_tensor(f.at("paste2_boxes")), ih, iw, /*padding=*/2);
+  CHECK(pasted.shape() == Shape{16, 1, ih, iw});
+  expect_bitwise(pasted.to_vector<float>(), fx<float>(f, "pasted2"), "pasted2");
+}
+
+TEST_CASE("resize_bilinear is F.interpolate(bilinear) bit for bit") {
+  const SafetensorsFile f = mrc::test::load_detection_fixture("masks.safetensors");
+  for (int k = 0; k < 4; ++k) {
+    const std::string key = "resize" + std::to_string(k);
+    const Tensor x = f32_tensor(f.at(key + ".x"));
+    const auto& want = f.at(key + ".out");
+    const Tensor got = resize_bilinear(x, want.shape[1], want.shape[2]);
+    CHECK(got.shape() == Shape{want.shape[0], want.shape[1], want.shape[2]});
+    expect_bitwise(got.to_vector<float>(), want.as<float>(), key);
+  }
+  CHECK_THROWS_WITH_AS(resize_bilinear(Tensor::zeros({2, 3}), 4, 4), doctest::Contains("expected float32 [C, H, W]"),
+                       std::invalid_argument);
 }

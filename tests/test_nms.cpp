@@ -65,16 +65,12 @@ TEST_CASE("nms: equal scores are visited in index order") {
 
 TEST_CASE("nms and batched_nms: identical keep lists to torchvision") {
   const SafetensorsFile f = mrc::test::load_detection_fixture("nms.safetensors");
-  const int cases = std::stoi(f.metadata.at("cases"));
-  REQUIRE(cases > 10);
-  for (int i = 0; i < cases; ++i) {
-    const std::string p = mrc::test::case_key("c", i);
+  mrc::test::for_each_fixture_case(f, 11, [&](int, const std::string& p) {
     const double thr = fx<double>(f, p + "threshold")[0];
     const std::vector<int64_t> want = fx<int64_t>(f, p + "keep");
     const bool batched = f.contains(p + "idxs");
-    CAPTURE(i);
     CAPTURE(batched);
-    auto run = [&](auto zero) {
+    mrc::test::with_entry_type(f, p + "boxes", [&](auto zero) {
       using T = decltype(zero);
       const std::vector<T> b = fx<T>(f, p + "boxes"), s = fx<T>(f, p + "scores");
       const int64_t n = int64_t(s.size());
@@ -89,12 +85,8 @@ TEST_CASE("nms and batched_nms: identical keep lists to torchvision") {
       }
       keep.resize(size_t(k));
       CHECK(keep == want);
-    };
-    if (f.at(p + "boxes").dtype == "F64")
-      run(0.0);
-    else
-      run(0.f);
-  }
+    });
+  });
 }
 
 TEST_CASE("batched_nms: categories never suppress each other") {

@@ -103,6 +103,8 @@ TEST_CASE("gradcheck: normalization") {
   Generator gen(7);  // non-contiguous input
   const Tensor xt = rand_leaf_transposed({2, 3, 4, 3}, gen), w = rand_leaf({3}, gen, 0.5, 1.5), b = rand_leaf({3}, gen);
   gradcheck([](const std::vector<Tensor>& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true); }, {xt, w, b});
+  const Tensor rm = Tensor::uniform({3}, -0.2, 0.2, &gen, DType::Float64), rv = Tensor::uniform({3}, 0.5, 1.5, &gen, DType::Float64);
+  gradcheck([&](const std::vector<Tensor>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, false); }, {xt, w, b});
   gradcheck([](const std::vector<Tensor>& v) { return group_norm(v[0], 3, v[1], v[2]); }, {xt, w, b});
 }
 

@@ -4,10 +4,8 @@
 // clip_grad_norm against torch, parameter-group splitting, and a state save/load round trip that
 // continues the trajectory identically. Reference data: tests/fixtures/test_optim.py.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -166,8 +164,7 @@ TEST_CASE("optimizer trajectories equal torch.optim (float64, 20 steps, 2 groups
 }
 
 TEST_CASE("state save/load round trip continues the trajectory identically") {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mrc_test_optim_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const mrc::test::TempDir dir;
   for (const std::string name : {"sgd_nesterov", "adam_amsgrad", "adamw", "sgd_scheduled"}) {
     SUBCASE(name.c_str()) {
       const Run run = runs().at(name);
@@ -179,7 +176,7 @@ TEST_CASE("state save/load round trip continues the trajectory identically") {
       Params b;
       auto opt_b = make_optimizer(run, b);
       for (int step = 0; step < 10; ++step) train_step(name, *opt_b, b, step);
-      const std::string path = dir + "/" + name + ".safetensors";
+      const std::string path = dir / (name + ".safetensors");
       save_checkpoint(path, b.p, opt_b.get(), 10);
       Params c;
       auto opt_c = make_optimizer(run, c);
@@ -205,7 +202,6 @@ TEST_CASE("state save/load round trip continues the trajectory identically") {
         CHECK(d[n].detach().to_vector<double>() == a[n].detach().to_vector<double>());
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("load_state_dict rejects a state of another optimizer or other parameters, listing every problem") {
@@ -386,7 +382,8 @@ TEST_CASE("on CUDA: trajectories equal torch.optim and state survives a checkpoi
     MESSAGE("no CUDA device: skipped");
     return;
   }
-  const std::string path = std::filesystem::temp_directory_path() / ("mrc_test_optim_cuda_" + std::to_string(::getpid()) + ".safetensors");
+  const mrc::test::TempDir dir;
+  const std::string path = dir / "optim.safetensors";
   for (const std::string name : {"sgd_momentum_wd", "adam_amsgrad", "adamw", "adam_clipped"}) {
     INFO(name);
     const Run run = runs().at(name);
@@ -401,5 +398,4 @@ TEST_CASE("on CUDA: trajectories equal torch.optim and state survives a checkpoi
     CHECK(q["W"].is_cuda());
     for (int step = 10; step < kSteps; ++step) check_against_torch(name, q, step, train_step(name, *opt_q, q, step));
   }
-  std::filesystem::remove(path);
 }

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 
 #include "data/image_io.h"
 #include "data/plot.h"
@@ -36,15 +35,6 @@ int count_color(const Image& im, int x0, int y0, int x1, int y1, std::array<uint
     for (int x = x0; x < x1; ++x) n += is_color(im, x, y, c);
   return n;
 }
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("mrc_test_plot_" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -127,24 +117,21 @@ TEST_CASE("line chart: ten distinct colours, a lone point, gaps, degenerate rang
 }
 
 TEST_CASE("line chart: the PNG appears whole or not at all") {
-  TempDir dir;
-  const fs::path out = dir.path / "loss.png";
+  const mrc::test::TempDir dir;
+  const std::string out = dir / "loss.png";
   const std::vector<LineSeries> s{{"train", {1, 2, 3}, {0.9, 0.5, 0.4}}, {"val", {1, 2, 3}, {1.0, 0.7, 0.6}}};
-  write_line_chart_png(out.string(), "loss", "epoch", "loss", s, 640, 400);
-  const Image back = decode_image(out.string());
+  write_line_chart_png(out, "loss", "epoch", "loss", s, 640, 400);
+  const Image back = decode_image(out);
   CHECK(back.width == 640);
   CHECK(back.height == 400);
   CHECK(back.pixels == render_line_chart("loss", "epoch", "loss", s, 640, 400).pixels);  // PNG is lossless
-  int files = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file() ? 1 : 0;
-  CHECK(files == 1);  // no temporary left behind
+  CHECK(dir.files() == std::vector<std::string>{"loss.png"});  // no temporary left behind
 
   // Over an existing file: replaced whole. Into a missing folder: an error naming it, nothing written.
-  write_line_chart_png(out.string(), "loss", "epoch", "loss", {s[0]}, 500, 300);
-  CHECK(decode_image(out.string()).width == 500);
-  const fs::path bad = dir.path / "missing" / "loss.png";
-  CHECK_THROWS_WITH_AS(write_line_chart_png(bad.string(), "loss", "epoch", "loss", s), doctest::Contains("missing"),
-                       std::runtime_error);
+  write_line_chart_png(out, "loss", "epoch", "loss", {s[0]}, 500, 300);
+  CHECK(decode_image(out).width == 500);
+  CHECK_THROWS_WITH_AS(write_line_chart_png(dir / "missing/loss.png", "loss", "epoch", "loss", s),
+                       doctest::Contains("missing"), std::runtime_error);
   CHECK_FALSE(fs::exists(dir.path / "missing"));
 
   // The bar chart still renders next to it.

@@ -1,6 +1,6 @@
 // Pooling and resampling: max_pool2d, upsample_nearest2d, interpolate_bilinear, adaptive_avg_pool2d.
 // Values by hand, float64 gradient checks (several seeds, a non-contiguous input), torch parity
-// (tests/fixtures/test_pool.py) and errors for bad arguments.
+// (tests/fixtures/test_pool.py: float32 bilinear resizing bit for bit) and errors for bad arguments.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
+#include "kernels/pool/pool_math.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 #include "torch_compare.h"
@@ -86,6 +87,55 @@ TEST_CASE("upsampling, bilinear interpolation and adaptive pooling by hand") {
   CHECK(xa.grad().to_vector<float>() == std::vector<float>{0.5f, 0.5f + 1.0f / 3, 1.0f / 3, 1.0f / 3 + 0.5f, 0.5f});
 }
 
+TEST_CASE("bilinear taps are torch's to the last bit") {
+  // 3 -> 5, output 2: scale = float(0.6) = 0.6 + 2^-24 * 0.4, source 2.5 * scale - 0.5 = 1 + 2^-24 exactly in
+  // double. torch keeps that fraction: w1 = 2^-24, w0 = 1 - 2^-24. Rounding the source to float first
+  // would tie to 1.0 (w1 = 0).
+  const pool::LinearTap<float> a = pool::linear_tap<float>(2, 3, 5, false);
+  CHECK(a.i0 == 1);
+  CHECK(a.i1 == 2);
+  CHECK(a.w1 == std::ldexp(1.0f, -24));
+  CHECK(a.w0 == 1.0f - std::ldexp(1.0f, -24));
+  // 2 -> 3, output 1: float(2/3) = 11184811 / 2^24, source 1.5 * that - 0.5 = 0.5 + 2^-25, which rounds
+  // (ties to even) to w1 = 0.5, so w0 = 0.5; a triangle filter normalised in double gives 0.5 - 2^-25.
+  const pool::LinearTap<float> b = pool::linear_tap<float>(1, 2, 3, false);
+  CHECK(b.i0 == 0);
+  CHECK(b.w0 == 0.5f);
+  CHECK(b.w1 == 0.5f);
+  // the last input repeats as its own second tap; sources below 0 clamp to 0
+  const pool::LinearTap<float> e = pool::linear_tap<float>(2, 2, 3, false);
+  CHECK(e.i0 == 1);
+  CHECK(e.i1 == 1);
+  CHECK(pool::linear_tap<float>(0, 4, 8, false).w1 == 0.0f);
+  // align_corners: source i * (in - 1) / (out - 1); one output samples input 0
+  const pool::LinearTap<double> c = pool::linear_tap<double>(1, 3, 5, true);
+  CHECK(c.i0 == 0);
+  CHECK(c.w1 == 0.5);
+  CHECK(pool::linear_tap<double>(0, 7, 1, true).i0 == 0);
+}
+
+TEST_CASE("interpolate_bilinear: float32 output is torch's bit for bit, gradients within 1e-6") {
+  const auto ref = load_tensors(test::fixture("pool.safetensors"));
+  const auto cases = ref.at("exact.cases").to_vector<int64_t>();
+  REQUIRE(cases.size() % 7 == 0);
+  for (size_t k = 0; k < cases.size() / 7; ++k) {
+    const std::string name = "exact" + std::to_string(k);
+    const int64_t* c = cases.data() + 7 * k;
+    CAPTURE(name);
+    const Tensor x = ref.at(name + ".x").clone().requires_grad_();
+    const Tensor out = interpolate_bilinear(x, c[4], c[5], c[6] != 0);
+    const Tensor want = ref.at(name + ".out");
+    REQUIRE(out.shape() == want.shape());
+    // equal floats (no NaN here; only a -0 against a +0 could be equal yet differ in bits)
+    const double differ = sum(ne(out.detach(), want).to(DType::Float64)).item<double>();
+    const double worst = max(abs(sub(out.detach(), want))).item<float>();
+    CHECK_MESSAGE(differ == 0, name << ": " << differ << " of " << want.numel() << " outputs differ from torch's, by up to "
+                                    << worst);
+    const Tensor gx = grad(sum(mul(out, ref.at(name + ".w"))), {x})[0];
+    test::expect_close(gx, ref.at(name + ".grad.x"), 1e-6, name + " gradient");
+  }
+}
+
 TEST_CASE("gradcheck: pooling and resampling") {
   for (uint64_t seed : {1, 2, 3}) {
     CAPTURE(seed);
@@ -106,6 +156,7 @@ TEST_CASE("gradcheck: pooling and resampling") {
   gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1, 1, true); }, {xt});
   gradcheck([](const std::vector<Tensor>& v) { return upsample_nearest2d(v[0], 2, 2); }, {xt});
   gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 8, 3); }, {xt});
+  gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 3, 11, true); }, {xt});
   gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 4, 2); }, {xt});
 }
 

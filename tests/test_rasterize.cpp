@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
-#include <unistd.h>
 
 #include "data/image_io.h"
 #include "data/rasterize.h"
@@ -45,62 +45,60 @@ int mismatches(const Mask& got, const Mask& want, const std::string& what) {
   return bad;
 }
 
+// Runs f on every case "<prefix><i>" the fixture holds (while "<prefix><i><probe>" exists); returns how
+// many there were, so a test also notices cases that went missing.
+int for_each_case(const std::string& prefix, const std::string& probe, const std::function<void(const std::string&)>& f) {
+  int cases = 0;
+  for (; reference().contains(prefix + std::to_string(cases) + probe); ++cases) f(prefix + std::to_string(cases));
+  return cases;
+}
+
 }  // namespace
 
 TEST_CASE("polygon matches skimage.draw.polygon (0.19) pixel for pixel") {
-  int cases = 0;
-  for (int i = 0; reference().contains("poly" + std::to_string(i) + "_x"); ++i, ++cases) {
-    const std::string p = "poly" + std::to_string(i);
+  const int cases = for_each_case("poly", "_x", [](const std::string& p) {
     Mask want = reference_mask(p + "_mask");
     Mask got = rasterize_polygon(reference().at(p + "_x").as<double>(), reference().at(p + "_y").as<double>(),
                                  want.width, want.height);
     CHECK_MESSAGE(mismatches(got, want, p) == 0, p);
-  }
+  });
   CHECK(cases == 60);
 }
 
 TEST_CASE("ellipse matches skimage.draw.ellipse with rotation = -theta") {
-  int cases = 0;
-  for (int i = 0; reference().contains("ell" + std::to_string(i) + "_params"); ++i, ++cases) {
-    const std::string p = "ell" + std::to_string(i);
+  const int cases = for_each_case("ell", "_params", [](const std::string& p) {
     auto q = reference().at(p + "_params").as<double>();
     Mask want = reference_mask(p + "_mask");
     Mask got = rasterize_ellipse(q[0], q[1], q[2], q[3], q[4], want.width, want.height);
     CHECK_MESSAGE(mismatches(got, want, p) == 0, p);
-  }
+  });
   CHECK(cases == 40);
 }
 
 TEST_CASE("COCO polygons match pycocotools frPyObjects + merge + decode") {
-  int cases = 0;
-  for (int i = 0; reference().contains("coco" + std::to_string(i) + "_mask"); ++i, ++cases) {
-    const std::string p = "coco" + std::to_string(i);
+  const int cases = for_each_case("coco", "_mask", [](const std::string& p) {
     std::vector<std::vector<double>> polys;
     for (int j = 0; reference().contains(p + "_poly" + std::to_string(j)); ++j)
       polys.push_back(reference().at(p + "_poly" + std::to_string(j)).as<double>());
     Mask want = reference_mask(p + "_mask");
     Mask got = rasterize_coco_polygons(polys, want.width, want.height);
     CHECK_MESSAGE(mismatches(got, want, p) == 0, p);
-  }
+  });
   CHECK(cases == 50);
 }
 
 TEST_CASE("COCO boxes match pycocotools frPyObjects(bbox)") {
-  int cases = 0;
-  for (int i = 0; reference().contains("box" + std::to_string(i) + "_xywh"); ++i, ++cases) {
-    const std::string p = "box" + std::to_string(i);
+  const int cases = for_each_case("box", "_xywh", [](const std::string& p) {
     auto b = reference().at(p + "_xywh").as<double>();
     Mask want = reference_mask(p + "_mask");
     Mask got = rasterize_coco_box(b[0], b[1], b[2], b[3], want.width, want.height);
     CHECK_MESSAGE(mismatches(got, want, p) == 0, p);
-  }
+  });
   CHECK(cases == 20);
 }
 
 TEST_CASE("RLE counts and compressed strings match pycocotools encode") {
-  int cases = 0;
-  for (int i = 0; reference().contains("rle" + std::to_string(i) + "_mask"); ++i, ++cases) {
-    const std::string p = "rle" + std::to_string(i);
+  const int cases = for_each_case("rle", "_mask", [](const std::string& p) {
     Mask m = reference_mask(p + "_mask");
     auto sb = reference().at(p + "_string").as<uint8_t>();
     const std::string want(sb.begin(), sb.end());
@@ -113,7 +111,7 @@ TEST_CASE("RLE counts and compressed strings match pycocotools encode") {
     CHECK(rle_from_string(want) == counts);
     CHECK(mismatches(rle_to_mask(Rle{m.width, m.height, rle_from_string(want)}), m, p) == 0);
     CHECK(rle_area(r) == m.area());
-  }
+  });
   CHECK(cases == 25);
 }
 
@@ -178,8 +176,8 @@ TEST_CASE("rasterize_region: VIA rect is its 4-corner polygon, degenerate shapes
 }
 
 TEST_CASE("load_sample decodes, rasterizes, checks the size and reports bad regions by name") {
-  const fs::path dir = fs::temp_directory_path() / ("mrc_test_rasterize_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const mrc::test::TempDir tmp;
+  const fs::path& dir = tmp.path;
   Image im(12, 9, 3, 40);
   write_png((dir / "a.png").string(), im);
 
@@ -237,5 +235,4 @@ TEST_CASE("load_sample decodes, rasterizes, checks the size and reports bad regi
   ds.images[0].path = (dir / "missing.png").string();
   CHECK_THROWS_WITH_AS(load_sample(ds, 0, lo), doctest::Contains("not found"), std::runtime_error);
   CHECK_THROWS_AS(load_sample(ds, 5, lo), std::out_of_range);
-  fs::remove_all(dir);
 }

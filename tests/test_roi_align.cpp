@@ -84,16 +84,12 @@ TEST_CASE("roi_align: hand-computed backward") {
 
 TEST_CASE("roi_align: forward and backward match torchvision") {
   const SafetensorsFile f = mrc::test::load_detection_fixture("roi_align.safetensors");
-  const int cases = std::stoi(f.metadata.at("cases"));
-  REQUIRE(cases > 0);
-  for (int i = 0; i < cases; ++i) {
-    const std::string p = mrc::test::case_key("c", i);
+  mrc::test::for_each_fixture_case(f, 1, [&](int, const std::string& p) {
     const std::vector<double> prm = fx<double>(f, p + "params");
     const FeatureShape s{int64_t(prm[0]), int64_t(prm[1]), int64_t(prm[2]), int64_t(prm[3])};
     const int64_t k = int64_t(prm[4]);
     const RoiAlignParams rp{int64_t(prm[5]), int64_t(prm[6]), prm[7], int64_t(prm[8]), prm[9] != 0};
-    CAPTURE(i);
-    auto run = [&](auto zero) {
+    mrc::test::with_entry_type(f, p + "input", [&](auto zero) {
       using T = decltype(zero);
       const auto x = fx<T>(f, p + "input"), rois = fx<T>(f, p + "rois"), go = fx<T>(f, p + "grad_output");
       std::vector<T> y(size_t(k * s.c * rp.pooled_h * rp.pooled_w)), gx(size_t(s.numel()), T(-7));
@@ -101,12 +97,8 @@ TEST_CASE("roi_align: forward and backward match torchvision") {
       roi_align_backward_cpu(go.data(), rois.data(), k, rp, s, gx.data());
       expect_close(y, fx<T>(f, p + "output"), 1e-6, 1e-5, p + "output");
       expect_close(gx, fx<T>(f, p + "grad_input"), 1e-6, 1e-4, p + "grad_input");
-    };
-    if (f.at(p + "input").dtype == "F64")
-      run(0.0);
-    else
-      run(0.f);
-  }
+    });
+  });
 }
 
 TEST_CASE("roi_align: float64 gradient check by central differences") {

@@ -2,8 +2,6 @@
 // tracing, and the written VIA + JPEG files reading back to the same masks.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -16,14 +14,6 @@
 
 using namespace mrc::data;
 namespace fs = std::filesystem;
-
-namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("mrc_test_shapes_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  return p;
-}
-}  // namespace
 
 TEST_CASE("generated photos hold valid, non-overlapping instances") {
   ShapesOptions o;
@@ -116,7 +106,8 @@ TEST_CASE("boundary tracing by hand") {
 }
 
 TEST_CASE("write_shapes_dataset: VIA + JPEG read back to the same masks; the folder appears whole") {
-  const fs::path dir = temp_dir("ds");
+  const mrc::test::TempDir tmp;
+  const fs::path dir = tmp.path / "ds";  // not there yet: the writer makes it
   ShapesOptions o;
   o.width = 160;
   o.height = 120;

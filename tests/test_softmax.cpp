@@ -10,13 +10,10 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
+using namespace mrc::test;
 
 namespace {
 using VD = std::vector<double>;
-Tensor f64(const VD& v, const Shape& s) { return Tensor::from_vector(v, s); }
 }  // namespace
 
 TEST_CASE("softmax and log_softmax by hand") {
@@ -59,18 +56,10 @@ TEST_CASE("gradcheck: softmax and log_softmax") {
 }
 
 TEST_CASE("softmax and log_softmax match torch") {
-  const TensorMap refs = load_tensors(test::fixture("softmax.safetensors"));
-  auto ref = [&](const std::string& key, bool leaf = false) {
-    Tensor t = refs.at(key).clone();
-    if (leaf) t.requires_grad_();
-    return t;
-  };
+  const TorchRefs refs("softmax.safetensors");
   auto check = [&](const std::string& name, bool log, int64_t dim) {
-    Tensor x = ref(name + ".x", true);
-    const Tensor y = log ? log_softmax(x, dim) : softmax(x, dim);
-    test::expect_close(y, ref(name + ".out"), 1e-5, name + " forward");
-    y.backward(ref(name + ".w"));
-    test::expect_close(x.grad(), ref(name + ".grad_x"), 1e-4, name + " grad");
+    Tensor x = refs(name + ".x", true);
+    refs.check(name, log ? log_softmax(x, dim) : softmax(x, dim), {{"x", x}});
   };
   check("softmax_last", false, -1);
   check("softmax_channel", false, 1);

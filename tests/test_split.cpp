@@ -2,11 +2,7 @@
 // depend on the input order, the fraction is respected, and mrc-augment's record is honoured.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "data/split.h"
@@ -82,13 +78,11 @@ TEST_CASE("edge cases of the fraction") {
 }
 
 TEST_CASE("sources from mrc-augment's record override the names") {
-  const auto path = std::filesystem::temp_directory_path() / ("mrc_test_split_" + std::to_string(::getpid()) + ".json");
-  {
-    std::ofstream f(path);
-    f << R"({"photos": [{"source": "a.jpg", "copies": [{"file": "renamed1.jpg"}, {"file": "renamed2.jpg"}]},
-                        {"source": "b.jpg", "copies": []}, {"source": "c.jpg", "copies": [{"file": "zz.jpg"}]}]})";
-  }
-  const auto sources = read_augment_sources(path.string());
+  const mrc::test::TempDir dir;
+  const std::string path = dir.write("augment.json", R"({"photos": [
+      {"source": "a.jpg", "copies": [{"file": "renamed1.jpg"}, {"file": "renamed2.jpg"}]},
+      {"source": "b.jpg", "copies": []}, {"source": "c.jpg", "copies": [{"file": "zz.jpg"}]}]})");
+  const auto sources = read_augment_sources(path);
   CHECK(sources.at("renamed2.jpg") == "a.jpg");
   const std::vector<std::string> ids = {"a.jpg", "renamed1.jpg", "renamed2.jpg", "b.jpg", "c.jpg", "zz.jpg"};
   for (uint64_t seed = 0; seed < 10; ++seed) {
@@ -99,12 +93,8 @@ TEST_CASE("sources from mrc-augment's record override the names") {
     const bool c_val = std::count(s.val.begin(), s.val.end(), size_t(4)) == 1;
     CHECK((std::count(s.val.begin(), s.val.end(), size_t(5)) == 1) == c_val);
   }
-  {
-    std::ofstream f(path);
-    f << R"({"photos": [{"copies": []}]})";
-  }
-  CHECK_THROWS_WITH_AS(read_augment_sources(path.string()), doctest::Contains("photos[0]"), std::runtime_error);
-  std::filesystem::remove(path);
+  dir.write("augment.json", R"({"photos": [{"copies": []}]})");
+  CHECK_THROWS_WITH_AS(read_augment_sources(path), doctest::Contains("photos[0]"), std::runtime_error);
 }
 
 TEST_CASE("split_dataset keeps classes and picks records") {

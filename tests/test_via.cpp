@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "data/rasterize.h"
 #include "data/rle.h"
@@ -18,18 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mrc_test_via_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream((path / name).string()) << text;
-    return (path / name).string();
-  }
-};
+using mrc::test::TempDir;
 
 // VIA 1.x export: entries keyed by filename+size, regions an object (keys deliberately out of order).
 const char* kVia1 = R"({
@@ -253,54 +241,45 @@ TEST_CASE("bad VIA input: every message names the file and the entry") {
   TempDir dir;
   auto msg = [&](const std::string& text, const ViaReadOptions& o = {}) -> std::string {
     const std::string p = dir.write("bad.json", text);
-    try {
-      read_via(p, o);
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  auto contains = [](const std::string& s, const std::string& part) {
-    INFO(s);
-    CHECK(s.find(part) != std::string::npos);
+    return mrc::test::error_of<std::runtime_error>([&] { read_via(p, o); });
   };
   const std::string file = (dir.path / "bad.json").string();
   std::string m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": {)");  // truncated
-  contains(m, file);
-  contains(m, "malformed JSON at line 1");
+  MRC_CHECK_CONTAINS(m, file);
+  MRC_CHECK_CONTAINS(m, "malformed JSON at line 1");
   m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": [{"shape_attributes": {"name": "star"}}]}})");
-  contains(m, file);
-  contains(m, "image 'a.jpg' region 0");
-  contains(m, "unknown shape 'star'");
+  MRC_CHECK_CONTAINS(m, file);
+  MRC_CHECK_CONTAINS(m, "image 'a.jpg' region 0");
+  MRC_CHECK_CONTAINS(m, "unknown shape 'star'");
   m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": [{"shape_attributes": {"name": "polygon",
             "all_points_x": [1, 2], "all_points_y": [1, 2]}}]}})");
-  contains(m, "region 0");
-  contains(m, "at least 3");
+  MRC_CHECK_CONTAINS(m, "region 0");
+  MRC_CHECK_CONTAINS(m, "at least 3");
   m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": [{"shape_attributes": {"name": "polygon",
             "all_points_x": [1, 2, 3], "all_points_y": [1, 2]}}]}})");
-  contains(m, "3 x and 2 y");
+  MRC_CHECK_CONTAINS(m, "3 x and 2 y");
   m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": [{"shape_attributes": {"name": "circle", "cx": 1, "cy": "x", "r": 2}}]}})");
-  contains(m, "'cy' should be a number");
+  MRC_CHECK_CONTAINS(m, "'cy' should be a number");
   m = msg(R"({"a.jpg1": {"filename": "a.jpg", "regions": [{"shape_attributes": {"name": "rect", "x": 1, "y": 1}}]}})");
-  contains(m, "missing field 'width'");
+  MRC_CHECK_CONTAINS(m, "missing field 'width'");
   m = msg(R"({"a.jpg1": {"filename": "", "regions": []}})");
-  contains(m, "entry 'a.jpg1'");
+  MRC_CHECK_CONTAINS(m, "entry 'a.jpg1'");
   m = msg("{}");
-  contains(m, "no images");
+  MRC_CHECK_CONTAINS(m, "no images");
   m = msg("");
-  contains(m, "empty");
+  MRC_CHECK_CONTAINS(m, "empty");
   m = msg(R"({"images": [], "annotations": []})");
-  contains(m, "not a VIA");
+  MRC_CHECK_CONTAINS(m, "not a VIA");
   ViaReadOptions o;
   o.class_attribute = "species";
   m = msg(R"({"_via_img_metadata": {"x.jpg1": {"filename": "x.jpg", "regions": [
             {"shape_attributes": {"name": "rect", "x": 1, "y": 1, "width": 2, "height": 2}, "region_attributes": {"species": "7"}}]}},
           "_via_attributes": {"region": {"species": {"type": "dropdown", "options": {"1": "cat"}}}}})", o);
-  contains(m, "image 'x.jpg' region 0");
-  contains(m, "not an option");
+  MRC_CHECK_CONTAINS(m, "image 'x.jpg' region 0");
+  MRC_CHECK_CONTAINS(m, "not an option");
   m = msg(R"({"x.jpg1": {"filename": "x.jpg", "regions": [
             {"shape_attributes": {"name": "rect", "x": 1, "y": 1, "width": 2, "height": 2}, "region_attributes": {}}]}})", o);
-  contains(m, "has no 'species' attribute");
+  MRC_CHECK_CONTAINS(m, "has no 'species' attribute");
   CHECK_THROWS_WITH_AS(read_via((dir.path / "missing.json").string()), doctest::Contains("file not found"),
                        std::runtime_error);
 }

@@ -1,6 +1,7 @@
-// Comparing our ops with torch references written by a fixture script: the fixture saves, per case,
-// "<case>.out" (forward output), "<case>.w" (a random weight) and "<case>.grad.<input>" (gradients of
-// sum(out * w)); against_torch runs our op on the same inputs and checks all of them.
+// Comparing our ops with torch references written by a fixture script. Per case the fixture saves the
+// inputs, "<case>.out" (forward output), a random output weight w and the gradients of sum(out * w):
+// against_torch reads "<case>.w" and "<case>.grad.<input>", TorchRefs "<case>.<weight>" and
+// "<case>.grad_<input>" (the two spellings the fixture scripts use).
 #pragma once
 #include <doctest/doctest.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "tensor/serialize.h"
 #include "test_util.h"
 
 namespace mrc::test {
@@ -56,5 +58,56 @@ inline void against_torch(const std::map<std::string, Tensor>& ref, const std::s
   const auto grads = grad(sum(mul(out, ref.at(name + ".w"))), wrt);
   for (size_t i = 0; i < wrt.size(); ++i) expect_close(grads[i], ref.at(name + ".grad." + names[i]), bwd_rtol, name + " grad " + names[i]);
 }
+
+// Names the parts of a case in a TorchRefs file, and how close ours must be.
+struct RefCase {
+  std::string out = "out";     // forward reference: <case>.<out>
+  std::string weight = "w";    // backpropagated output weight: <case>.<weight>
+  double fwd_rtol = 1e-5;
+  double bwd_rtol = 1e-4;
+};
+
+// One fixture file of torch references, handed out as fresh copies so backward never writes into them.
+class TorchRefs {
+ public:
+  explicit TorchRefs(const std::string& fixture_file) : refs_(load_tensors(fixture(fixture_file))) {}
+
+  bool has(const std::string& key) const { return refs_.count(key) != 0; }
+  // A copy of `key` (a leaf that requires grad when `leaf`); a missing key fails the test by name.
+  Tensor operator()(const std::string& key, bool leaf = false) const {
+    const auto it = refs_.find(key);
+    REQUIRE_MESSAGE(it != refs_.end(), "fixture has no tensor \"" << key << "\"");
+    Tensor t = it->second.clone();
+    if (leaf) t.requires_grad_();
+    return t;
+  }
+
+  // Checks `out` against <case>.<out>, backpropagates <case>.<weight> and checks the gradient of each
+  // input against <case>.grad_<input>.
+  void check(const std::string& name, const Tensor& out, const std::vector<std::pair<std::string, Tensor>>& inputs,
+             const RefCase& c = {}) const {
+    expect_close(out, (*this)(name + "." + c.out), c.fwd_rtol, name + " forward");
+    out.backward((*this)(name + "." + c.weight));
+    for (const auto& [arg, t] : inputs)
+      expect_close(t.grad(), (*this)(name + ".grad_" + arg), c.bwd_rtol, name + " grad " + arg);
+  }
+
+  // Runs f on the inputs <case>.<arg> and checks it as above. Every input is differentiated when
+  // `all_grads`; otherwise only those the fixture holds a gradient for (targets and class weights have none).
+  void check_op(const std::string& name, const std::vector<std::string>& args,
+                const std::function<Tensor(const std::vector<Tensor>&)>& f, bool all_grads, const RefCase& c = {}) const {
+    std::vector<Tensor> xs;
+    std::vector<std::pair<std::string, Tensor>> wrt;
+    for (const auto& a : args) {
+      const bool leaf = all_grads || has(name + ".grad_" + a);
+      xs.push_back((*this)(name + "." + a, leaf));
+      if (leaf) wrt.emplace_back(a, xs.back());
+    }
+    check(name, f(xs), wrt, c);
+  }
+
+ private:
+  TensorMap refs_;
+};
 
 }  // namespace mrc::test

@@ -1,7 +1,41 @@
-"""Shared by the torch fixture scripts: random leaves, and per case the forward output, a random weight w
-and the gradients of sum(out * w) — the layout tests/torch_compare.h reads."""
-import numpy as np
-import torch
+"""Shared by the torch fixture scripts (tests/fixtures/*.py, run with PYTHONPATH=tools as
+`python3 SCRIPT OUTDIR`): the output folder, seeded generators, random leaves, and per case the forward
+output, a random weight w and the gradients of sum(out * w) — the layout tests/torch_compare.h reads.
+
+Importing this module first is the scripts' check that Debian's torch and torchvision are there: without
+them the script stops with one line naming itself and the missing module."""
+import os
+import sys
+
+try:
+    import numpy as np
+    import torch
+    import torchvision  # noqa: F401  (imported here so a missing package is reported by name, once)
+except ImportError as e:
+    sys.exit(f"{os.path.basename(sys.argv[0])}: missing Python module ({e}); "
+             "needs Debian's python3-torch and python3-torchvision")
+
+import mrc_st
+
+
+def out_dir():
+    """The output folder given on the command line, created if needed."""
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: python3 {os.path.basename(sys.argv[0])} OUTDIR")
+    os.makedirs(sys.argv[1], exist_ok=True)
+    return sys.argv[1]
+
+
+def generator(seed, threads=None):
+    """A seeded torch.Generator; `threads` pins torch's thread count where results depend on it."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.Generator().manual_seed(seed)
+
+
+def save(name, tensors, metadata=None):
+    """Writes the tensors to OUTDIR/name (safetensors, atomically)."""
+    mrc_st.save(os.path.join(out_dir(), name), tensors, metadata)
 
 
 class Recorder:
@@ -9,8 +43,9 @@ class Recorder:
         self.rng = np.random.default_rng(seed)
         self.tensors = {}
 
-    def leaf(self, name, shape, lo=-1.0, hi=1.0):
-        t = torch.tensor(self.rng.uniform(lo, hi, shape), dtype=torch.float32, requires_grad=True)
+    def leaf(self, name, shape, lo=-1.0, hi=1.0, dtype=torch.float32):
+        """Uniform values in [lo, hi), recorded under `name`, as a leaf that requires grad."""
+        t = torch.tensor(self.rng.uniform(lo, hi, shape), dtype=dtype, requires_grad=True)
         self.tensors[name] = t.detach().clone()
         return t
 
@@ -19,9 +54,14 @@ class Recorder:
         return value
 
     def record(self, name, out, inputs):
-        w = torch.tensor(self.rng.standard_normal(out.shape), dtype=torch.float32)
+        """Stores out, a random weight w of out's dtype and d(sum(out * w))/d input for (name, input) pairs."""
+        dtype = out.dtype if out.is_floating_point() else torch.float32
+        w = torch.tensor(self.rng.standard_normal(out.shape), dtype=dtype)
         self.tensors[name + ".out"] = out.detach()
         self.tensors[name + ".w"] = w
         grads = torch.autograd.grad((out * w).sum(), [t for _, t in inputs])
         for (n, _), g in zip(inputs, grads):
             self.tensors[name + ".grad." + n] = g
+
+    def save(self, name, metadata=None):
+        save(name, self.tensors, metadata)

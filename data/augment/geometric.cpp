@@ -79,41 +79,33 @@ void Affine::apply(Sample& s, Rng& rng) const {
   warp_affine_masks(s.instances, m, W, H);
 }
 
+namespace {
+
+// One axis of imgaug's _prevent_zero_sizes_after_crops_: when crops `first` + `second` leave under one
+// pixel of `size`, give back 1 - remaining pixels, half to each side (the odd one to `first`), and what
+// one side cannot give back to the other.
+void regain_axis(int size, int& first, int& second) {
+  const int remaining = size - (first + second);
+  if (remaining >= 1) return;
+  const int regain = std::abs(remaining) + 1;
+  int rf = regain / 2, rs = regain / 2;
+  if (rf + rs < regain) rf += 1;
+  if (rf > first) {
+    rs += rf - first;
+    rf = first;
+  } else if (rs > second) {
+    rf += rs - second;
+    rs = second;
+  }
+  first -= rf;
+  second -= rs;
+}
+
+}  // namespace
+
 std::array<int, 4> Crop::prevent_zero_size(int height, int width, std::array<int, 4> a) {
-  int& top = a[0];
-  int& right = a[1];
-  int& bottom = a[2];
-  int& left = a[3];
-  const int remaining_h = height - (top + bottom);
-  if (remaining_h < 1) {
-    const int regain = std::abs(remaining_h) + 1;
-    int rt = regain / 2, rb = regain / 2;
-    if (rt + rb < regain) rt += 1;
-    if (rt > top) {
-      rb += rt - top;
-      rt = top;
-    } else if (rb > bottom) {
-      rt += rb - bottom;
-      rb = bottom;
-    }
-    top -= rt;
-    bottom -= rb;
-  }
-  const int remaining_w = width - (left + right);
-  if (remaining_w < 1) {
-    const int regain = std::abs(remaining_w) + 1;
-    int rr = regain / 2, rl = regain / 2;
-    if (rr + rl < regain) rr += 1;
-    if (rr > right) {
-      rl += rr - right;
-      rr = right;
-    } else if (rl > left) {
-      rr += rl - left;
-      rl = left;
-    }
-    right -= rr;
-    left -= rl;
-  }
+  regain_axis(height, a[0], a[2]);  // top, bottom
+  regain_axis(width, a[1], a[3]);   // right, left
   for (int& v : a) v = std::max(v, 0);
   return a;
 }

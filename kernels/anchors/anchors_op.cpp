@@ -48,6 +48,7 @@ Tensor generate_anchors(const std::vector<std::vector<double>>& sizes,
         if (a > kernels::kMaxCellAnchors)
           throw_arg(op, "level " + std::to_string(l) + " has " + std::to_string(a) + " cell anchors, the CUDA kernel takes " +
                             std::to_string(kernels::kMaxCellAnchors));
+        const cuda::DeviceGuard device_guard(device.index);  // the kernels launch on the current device
         kernels::grid_anchors_cuda(cell.data(), a, grid, out.data<float>(), cuda::current_stream(device.index));
 #endif
       } else {

@@ -155,6 +155,7 @@ int64_t remove_small_boxes_cuda(const float* boxes, int64_t n, double min_size, 
   check(cudaMallocAsync(&count, sizeof(int64_t), stream), "remove_small_boxes_cuda: count");
   large_enough_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(boxes, n, float(min_size), flags);
   iota_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(ids, n);
+  check_launch("remove_small_boxes_cuda: launch");
   check(cub::DeviceSelect::Flagged(nullptr, temp_bytes, ids, flags, keep, count, n, stream), "select size");
   check(cudaMallocAsync(&temp, temp_bytes, stream), "remove_small_boxes_cuda: scratch");
   check(cub::DeviceSelect::Flagged(temp, temp_bytes, ids, flags, keep, count, n, stream), "select");

@@ -40,6 +40,7 @@ Tensor box_iou(const Tensor& a_in, const Tensor& b_in) {
   if (out.numel() == 0) return out;
   if (a.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+    const cuda::DeviceGuard device_guard(a.device().index);  // the kernels launch on the current device
     kernels::box_iou_cuda(a.data<float>(), a.size(0), b.data<float>(), b.size(0), out.data<float>(), stream_of(a));
 #endif
     return out;
@@ -62,6 +63,7 @@ Tensor encode_boxes(const Tensor& reference_in, const Tensor& proposals_in, cons
   if (out.numel() == 0) return out;
   if (r.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+    const cuda::DeviceGuard device_guard(r.device().index);  // the kernels launch on the current device
     kernels::encode_boxes_cuda(r.data<float>(), p.data<float>(), r.size(0), w, out.data<float>(), stream_of(r));
 #endif
     return out;
@@ -87,6 +89,7 @@ Tensor decode_boxes(const Tensor& deltas_in, const Tensor& boxes_in, const BoxCo
   if (out.numel() == 0) return out;
   if (b.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+    const cuda::DeviceGuard device_guard(b.device().index);  // the kernels launch on the current device
     kernels::decode_boxes_cuda(d.data<float>(), b.data<float>(), n, k, w, out.data<float>(), stream_of(b), clip);
 #endif
     return out;
@@ -109,6 +112,7 @@ Tensor clip_boxes(const Tensor& boxes_in, int64_t height, int64_t width) {
   if (rows == 0) return out;
   if (b.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+    const cuda::DeviceGuard device_guard(b.device().index);  // the kernels launch on the current device
     kernels::clip_boxes_cuda(b.data<float>(), rows, height, width, out.data<float>(), stream_of(b));
 #endif
     return out;
@@ -129,6 +133,7 @@ Tensor remove_small_boxes(const Tensor& boxes_in, double min_size) {
   if (n > 0) {
     if (b.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+      const cuda::DeviceGuard device_guard(b.device().index);  // the kernels launch on the current device
       k = kernels::remove_small_boxes_cuda(b.data<float>(), n, min_size, keep.data<int64_t>(), stream_of(b));
 #endif
     } else {
@@ -153,6 +158,7 @@ Tensor match_boxes(const Tensor& quality_in, const MatcherParams& p) {
 #ifdef MRC_WITH_CUDA
     if (m <= 0) throw_arg(op, "no ground-truth boxes available for one of the images during training");
     if (n <= 0) throw_arg(op, "no proposal boxes available for one of the images during training");
+    const cuda::DeviceGuard device_guard(q.device().index);  // the kernels launch on the current device
     kernels::match_cuda(q.data<float>(), m, n, p, out.data<int64_t>(), stream_of(q));
 #endif
     return out;

@@ -88,85 +88,98 @@ size_t max_memory_within_limit(const auto& perf) {
   return m;
 }
 
-void choose(Plan& plan, Dir dir, cudnnHandle_t h, bool strict_fp32, const Buffers& buf, Device dev) {
-  const bool det = cudnn_deterministic(), bench = cudnn_benchmark();
+// cuDNN's three families of algorithm queries, one per direction, behind one interface so that
+// choose() is written once: heuristics (cudnnGet*_v7), timing on the call's buffers (cudnnFind*Ex) and
+// the workspace size of the chosen algorithm. Descriptor roles follow cuDNN (x input, w filter, y output).
+template <Dir D>
+struct Algos;
+
+template <>
+struct Algos<Dir::Forward> {
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  using Algo = cudnnConvolutionFwdAlgo_t;
+  static cudnnStatus_t max_count(cudnnHandle_t h, int* n) { return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n); }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, const Plan& p, int n, int* got, Perf* perf) {
+    return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, n, got, perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, const Plan& p, const Buffers& b, int n, int* got, Perf* perf, void* ws,
+                            size_t bytes) {
+    return cudnnFindConvolutionForwardAlgorithmEx(h, p.x, b.x, p.w, b.w, p.conv, p.y, b.out, n, got, perf, ws, bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, a, bytes);
+  }
+};
+
+template <>
+struct Algos<Dir::BackwardData> {
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  using Algo = cudnnConvolutionBwdDataAlgo_t;
+  static cudnnStatus_t max_count(cudnnHandle_t h, int* n) {
+    return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n);
+  }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, const Plan& p, int n, int* got, Perf* perf) {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, n, got, perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, const Plan& p, const Buffers& b, int n, int* got, Perf* perf, void* ws,
+                            size_t bytes) {
+    return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, b.w, p.y, b.y, p.conv, p.x, b.out, n, got, perf, ws,
+                                                       bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, a, bytes);
+  }
+};
+
+template <>
+struct Algos<Dir::BackwardFilter> {
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  using Algo = cudnnConvolutionBwdFilterAlgo_t;
+  static cudnnStatus_t max_count(cudnnHandle_t h, int* n) {
+    return cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n);
+  }
+  static cudnnStatus_t heuristics(cudnnHandle_t h, const Plan& p, int n, int* got, Perf* perf) {
+    return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, n, got, perf);
+  }
+  static cudnnStatus_t find(cudnnHandle_t h, const Plan& p, const Buffers& b, int n, int* got, Perf* perf, void* ws,
+                            size_t bytes) {
+    return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, b.x, p.y, b.y, p.conv, p.w, b.out, n, got, perf, ws,
+                                                         bytes);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, a, bytes);
+  }
+};
+
+// Ranks the candidates (heuristics, or timing with cudnn_benchmark()), picks one, and stores its
+// algorithm, math type and workspace size in the plan.
+template <Dir D>
+void choose_for(Plan& plan, cudnnHandle_t h, bool strict_fp32, const Buffers& buf, Device dev) {
+  using A = Algos<D>;
   int max_count = 0, got = 0;
-  auto workspace_for_find = [&](size_t bytes) {
-    return bytes ? Tensor::empty({int64_t(bytes)}, DType::UInt8, dev) : Tensor();
-  };
-  auto finish = [&](auto* p, auto workspace_query) {
-    const cudnnMathType_t math = strict_fp32 ? CUDNN_FMA_MATH : p->mathType;
-    MRC_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, math));
-    plan.algo = int(p->algo);
-    plan.workspace = workspace_query(p->algo);
-  };
+  MRC_CUDNN_CHECK(A::max_count(h, &max_count));
+  std::vector<typename A::Perf> perf(size_t(std::max(max_count, 1)));
+  MRC_CUDNN_CHECK(A::heuristics(h, plan, max_count, &got, perf.data()));
+  perf.resize(size_t(got));
+  if (cudnn_benchmark()) {
+    const size_t ws = max_memory_within_limit(perf);
+    const Tensor t = ws ? Tensor::empty({int64_t(ws)}, DType::UInt8, dev) : Tensor();
+    perf.assign(size_t(std::max(max_count, 1)), {});
+    MRC_CUDNN_CHECK(A::find(h, plan, buf, max_count, &got, perf.data(), t.defined() ? t.raw_data() : nullptr, ws));
+    perf.resize(size_t(got));
+  }
+  const typename A::Perf* p = pick(perf, strict_fp32, cudnn_deterministic());
+  // strict float32 stays on FMA math (no TF32), whatever math type the candidate reports
+  MRC_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, strict_fp32 ? CUDNN_FMA_MATH : p->mathType));
+  plan.algo = int(p->algo);
+  MRC_CUDNN_CHECK(A::workspace(h, plan, p->algo, &plan.workspace));
+}
+
+void choose(Plan& plan, Dir dir, cudnnHandle_t h, bool strict_fp32, const Buffers& buf, Device dev) {
   switch (dir) {
-    case Dir::Forward: {
-      MRC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
-      std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
-      MRC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv, plan.y, max_count, &got,
-                                                             perf.data()));
-      perf.resize(size_t(got));
-      if (bench) {
-        const size_t ws = max_memory_within_limit(perf);
-        Tensor t = workspace_for_find(ws);
-        perf.assign(size_t(std::max(max_count, 1)), {});
-        MRC_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, plan.x, buf.x, plan.w, buf.w, plan.conv, plan.y,
-                                                               buf.out, max_count, &got, perf.data(),
-                                                               t.defined() ? t.raw_data() : nullptr, ws));
-        perf.resize(size_t(got));
-      }
-      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionFwdAlgo_t a) {
-        size_t s = 0;
-        MRC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv, plan.y, a, &s));
-        return s;
-      });
-      break;
-    }
-    case Dir::BackwardData: {
-      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
-      std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
-      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv, plan.x, max_count,
-                                                                  &got, perf.data()));
-      perf.resize(size_t(got));
-      if (bench) {
-        const size_t ws = max_memory_within_limit(perf);
-        Tensor t = workspace_for_find(ws);
-        perf.assign(size_t(std::max(max_count, 1)), {});
-        MRC_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, plan.w, buf.w, plan.y, buf.y, plan.conv, plan.x,
-                                                                    buf.out, max_count, &got, perf.data(),
-                                                                    t.defined() ? t.raw_data() : nullptr, ws));
-        perf.resize(size_t(got));
-      }
-      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionBwdDataAlgo_t a) {
-        size_t s = 0;
-        MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv, plan.x, a, &s));
-        return s;
-      });
-      break;
-    }
-    case Dir::BackwardFilter: {
-      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
-      std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(size_t(std::max(max_count, 1)));
-      MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv, plan.w, max_count,
-                                                                    &got, perf.data()));
-      perf.resize(size_t(got));
-      if (bench) {
-        const size_t ws = max_memory_within_limit(perf);
-        Tensor t = workspace_for_find(ws);
-        perf.assign(size_t(std::max(max_count, 1)), {});
-        MRC_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, plan.x, buf.x, plan.y, buf.y, plan.conv,
-                                                                      plan.w, buf.out, max_count, &got, perf.data(),
-                                                                      t.defined() ? t.raw_data() : nullptr, ws));
-        perf.resize(size_t(got));
-      }
-      finish(pick(perf, strict_fp32, det), [&](cudnnConvolutionBwdFilterAlgo_t a) {
-        size_t s = 0;
-        MRC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv, plan.w, a, &s));
-        return s;
-      });
-      break;
-    }
+    case Dir::Forward: return choose_for<Dir::Forward>(plan, h, strict_fp32, buf, dev);
+    case Dir::BackwardData: return choose_for<Dir::BackwardData>(plan, h, strict_fp32, buf, dev);
+    case Dir::BackwardFilter: return choose_for<Dir::BackwardFilter>(plan, h, strict_fp32, buf, dev);
   }
 }
 
@@ -242,10 +255,16 @@ struct BiasDesc {
   BiasDesc& operator=(const BiasDesc&) = delete;
 };
 
+// cuDNN's legacy descriptors hold int sizes and strides: a tensor past 2^31 elements is refused here,
+// with its shape, instead of failing inside cuDNN.
 void check_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
-  for (const Tensor* t : {&a, &b, &c})
+  for (const Tensor* t : {&a, &b, &c}) {
     if (!t->is_contiguous() || t->dim() != 4)
       throw std::invalid_argument(std::string("CUDA ") + op + ": operands must be contiguous 4-d tensors");
+    if (t->numel() > INT_MAX)
+      throw std::invalid_argument(std::string("CUDA ") + op + ": operand " + shape_str(t->shape()) +
+                                  " has more than 2^31 - 1 elements, which cuDNN's descriptors cannot describe");
+  }
 }
 
 }  // namespace
@@ -254,6 +273,15 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   check_args("conv2d_forward", x, w, out);
   const Device dev = x.device();
   DeviceGuard guard(dev.index);
+  if (out.numel() == 0) return;
+  if (x.numel() == 0 || w.numel() == 0) {  // no input channels: cuDNN rejects zero-sized descriptors
+    ::mrc::cuda::fill_strided(out, 0.0);
+    if (b.defined()) {
+      const Tensor bias = make_view(b, out.shape(), {0, 1, 0, 0}, b.offset());
+      ::mrc::cuda::copy_strided(bias, out);
+    }
+    return;
+  }
   const cudnnHandle_t h = cudnn_handle(dev.index);
   const Plan& plan = get_plan(Dir::Forward, x.dtype(), x.shape(), w.shape(), out.shape(), p,
                               {x.raw_data(), w.raw_data(), nullptr, out.raw_data()}, dev);
@@ -272,6 +300,11 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2d
   check_args("conv2d_backward_input", grad_out, w, grad_x);
   const Device dev = grad_out.device();
   DeviceGuard guard(dev.index);
+  if (grad_x.numel() == 0) return;
+  if (grad_out.numel() == 0 || w.numel() == 0) {  // no output channels: nothing flows back
+    ::mrc::cuda::fill_strided(grad_x, 0.0);
+    return;
+  }
   const cudnnHandle_t h = cudnn_handle(dev.index);
   const Plan& plan = get_plan(Dir::BackwardData, grad_out.dtype(), grad_x.shape(), w.shape(), grad_out.shape(), p,
                               {nullptr, w.raw_data(), grad_out.raw_data(), grad_x.raw_data()}, dev);
@@ -286,6 +319,7 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Conv2
   check_args("conv2d_backward_weight", x, grad_out, grad_w);
   const Device dev = x.device();
   DeviceGuard guard(dev.index);
+  if (grad_w.numel() == 0) return;
   if (x.numel() == 0 || grad_out.numel() == 0) {  // an empty batch contributes nothing
     ::mrc::cuda::fill_strided(grad_w, 0.0);
     return;
@@ -305,6 +339,7 @@ void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b) {
     throw std::invalid_argument("CUDA conv2d_backward_bias: grad_out must be a contiguous 4-d tensor");
   const Device dev = grad_out.device();
   DeviceGuard guard(dev.index);
+  if (grad_b.numel() == 0) return;
   if (grad_out.numel() == 0) {
     ::mrc::cuda::fill_strided(grad_b, 0.0);
     return;

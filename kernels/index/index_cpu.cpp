@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "kernels/around_dim.h"
 #include "kernels/index/index.h"
 #include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
@@ -11,30 +12,10 @@ namespace mrc::cpu {
 
 namespace {
 
-struct AroundDim {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-AroundDim around(const Tensor& t, int64_t dim) {
-  AroundDim a;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d < dim) a.outer *= t.shape()[size_t(d)];
-    if (d > dim) a.inner *= t.shape()[size_t(d)];
-  }
-  a.size = t.dim() ? t.shape()[size_t(dim)] : 1;
-  return a;
-}
-
-Shape drop(const Shape& s, int64_t dim) {
-  Shape r = s;
-  r.erase(r.begin() + dim);
-  return r;
-}
-
 // out[o, index[j], i] (+)= src[o, j, i] over units of (outer, fixed inner block): one unit owns its outputs.
 template <bool Accumulate>
 void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
-  const AroundDim od = around(out, dim);
+  const AroundDim od = around_dim(out, dim);
   const int64_t k = index.numel();
   const int64_t* ip = index.data<int64_t>();
   constexpr int64_t kBlock = 1024;
@@ -65,7 +46,7 @@ void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor
 }  // namespace
 
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
-  const AroundDim xd = around(x, dim);
+  const AroundDim xd = around_dim(x, dim);
   const int64_t k = index.numel();
   const int64_t* ip = index.data<int64_t>();
   const size_t row_bytes = size_t(xd.inner) * x.itemsize();
@@ -98,7 +79,8 @@ void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out
     using T = scalar_t;
     const T* xp = static_cast<const T*>(x.raw_data());
     T* op = static_cast<T*>(out.raw_data());
-    for_each_strided<3>(drop(index.shape(), dim), {drop(out.strides(), dim), drop(x.strides(), dim), drop(index.strides(), dim)},
+    for_each_strided<3>(drop_dim(index.shape(), dim),
+                        {drop_dim(out.strides(), dim), drop_dim(x.strides(), dim), drop_dim(index.strides(), dim)},
                         [&](const Off& off, int64_t n, const Off& st) {
                           for (int64_t i = 0; i < n; ++i) {
                             T* o = op + off[0] + i * st[0];
@@ -119,7 +101,8 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
     using T = scalar_t;
     T* op = static_cast<T*>(out.raw_data());
     const T* sp = static_cast<const T*>(src.raw_data());
-    for_each_strided<3>(drop(index.shape(), dim), {drop(out.strides(), dim), drop(src.strides(), dim), drop(index.strides(), dim)},
+    for_each_strided<3>(drop_dim(index.shape(), dim),
+                        {drop_dim(out.strides(), dim), drop_dim(src.strides(), dim), drop_dim(index.strides(), dim)},
                         [&](const Off& off, int64_t n, const Off& st) {
                           for (int64_t i = 0; i < n; ++i) {
                             T* o = op + off[0] + i * st[0];

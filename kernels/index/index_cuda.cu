@@ -10,32 +10,13 @@
 #include <cub/device/device_select.cuh>
 #include <thrust/iterator/counting_iterator.h>
 
+#include "kernels/around_dim.h"
 #include "kernels/index/index.h"
 #include "tensor/cuda/loops.cuh"
 
 namespace mrc::cuda {
 
 namespace {
-
-struct AroundDim {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-AroundDim around(const Tensor& t, int64_t dim) {
-  AroundDim a;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d < dim) a.outer *= t.shape()[size_t(d)];
-    if (d > dim) a.inner *= t.shape()[size_t(d)];
-  }
-  a.size = t.dim() ? t.shape()[size_t(dim)] : 1;
-  return a;
-}
-
-Shape drop(const Shape& s, int64_t dim) {
-  Shape r = s;
-  r.erase(r.begin() + dim);
-  return r;
-}
 
 // Raw bytes of one element: index_select moves data without looking at it.
 template <size_t Bytes>
@@ -134,7 +115,7 @@ __global__ void iota_kernel(int64_t* p, int64_t n) {
 
 template <bool Accumulate>
 void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
-  const AroundDim od = around(out, dim);
+  const AroundDim od = around_dim(out, dim);
   const int64_t k = index.numel();
   const int device = out.device().index;
   DeviceGuard guard(device);
@@ -168,7 +149,7 @@ void index_put(const Tensor& out, int64_t dim, const Tensor& index, const Tensor
 }  // namespace
 
 void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
-  const AroundDim xd = around(x, dim);
+  const AroundDim xd = around_dim(x, dim);
   const int64_t k = index.numel(), total = out.numel();
   if (total == 0) return;
   const int device = x.device().index;
@@ -224,13 +205,13 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
   if (index.numel() == 0) return;
   const int64_t len = index.shape()[size_t(dim)];
   const int64_t os = out.strides()[size_t(dim)], is = index.strides()[size_t(dim)], ss = src.strides()[size_t(dim)];
-  const Shape cols = drop(index.shape(), dim);
+  const Shape cols = drop_dim(index.shape(), dim);
   const int64_t columns = shape_numel(cols);
   const int device = out.device().index;
   DeviceGuard guard(device);
   const cudaStream_t stream = current_stream(device);
-  const Geometry<3> g =
-      make_geometry<3>(cols, {drop(out.strides(), dim), drop(src.strides(), dim), drop(index.strides(), dim)});
+  const Geometry<3> g = make_geometry<3>(
+      cols, {drop_dim(out.strides(), dim), drop_dim(src.strides(), dim), drop_dim(index.strides(), dim)});
   const auto* ip = static_cast<const int64_t*>(index.raw_data());
   MRC_DISPATCH_ALL(out.dtype(), "scatter_add", [&] {
     using T = scalar_t;

@@ -3,6 +3,7 @@
 // depends only on the shapes, so every element is computed the same way whatever the thread count.
 #include <Eigen/Core>
 
+#include "kernels/linalg/bmm_args.h"
 #include "kernels/linalg/linalg.h"
 #include "tensor/parallel.h"
 
@@ -45,11 +46,10 @@ void gemm(const T* a, const MatLayout& la, const T* b, const MatLayout& lb, T* c
 }  // namespace
 
 void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
-  const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
-  if (batch == 0 || m == 0 || n == 0) return;
-  const MatLayout la = mat_layout(m, k, a.stride(1), a.stride(2));
-  const MatLayout lb = mat_layout(k, n, b.stride(1), b.stride(2));
-  if (!la.ok || !lb.ok) throw_arg("bmm (cpu)", "operand layout is neither row- nor column-major");
+  const BmmArgs args = bmm_args(a, b, "bmm (cpu)");
+  if (args.empty()) return;
+  const int64_t batch = args.batch, m = args.m, k = args.k, n = args.n;
+  const MatLayout la = args.la, lb = args.lb;
   const int64_t sa = a.stride(0), sb = b.stride(0);
   const double flops = 2.0 * double(m) * double(n) * double(k);
   const bool split_cols = n >= m;

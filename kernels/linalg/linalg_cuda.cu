@@ -7,6 +7,7 @@
 #include <climits>
 #include <string>
 
+#include "kernels/linalg/bmm_args.h"
 #include "kernels/linalg/linalg.h"
 #include "tensor/cuda/context.h"
 
@@ -23,14 +24,18 @@ int checked_int(int64_t v, const char* what) {
 }  // namespace
 
 void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
-  const int64_t B = a.size(0), M = a.size(1), K = a.size(2), N = b.size(2);
-  if (B == 0 || M == 0 || N == 0) return;
-  const MatLayout la = mat_layout(M, K, a.stride(1), a.stride(2));
-  const MatLayout lb = mat_layout(K, N, b.stride(1), b.stride(2));
-  if (!la.ok || !lb.ok) throw std::invalid_argument("CUDA matmul: an operand is neither row- nor column-major");
+  const BmmArgs args = bmm_args(a, b, "CUDA matmul");
+  if (args.empty()) return;
+  const int64_t B = args.batch, M = args.m, K = args.k, N = args.n;
+  const MatLayout la = args.la, lb = args.lb;
   if (!out.is_contiguous()) throw std::invalid_argument("CUDA matmul: the output must be contiguous");
   const int device = out.device().index;
   DeviceGuard guard(device);
+  if (K == 0) {  // an empty sum: zeros (or out unchanged), as on the CPU, without asking cuBLAS for k = 0
+    if (!accumulate)
+      MRC_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, size_t(B * M * N) * out.itemsize(), current_stream(device)));
+    return;
+  }
   const cublasHandle_t handle = cublas_handle(device);
   const cublasOperation_t op_b = lb.row_major ? CUBLAS_OP_N : CUBLAS_OP_T;
   const cublasOperation_t op_a = la.row_major ? CUBLAS_OP_N : CUBLAS_OP_T;

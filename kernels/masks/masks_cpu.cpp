@@ -1,5 +1,6 @@
 // Mask targets and mask pasting on the CPU: ROIAlign's shared loops over the GT masks, and the padded
-// bilinear resize of paste_masks_in_image over each detection's box region.
+// bilinear resize of paste_masks_in_image over each detection's box region (detection_math.h's
+// pasted_mask_value, the CUDA kernel's per-pixel function: torch's taps and rounding).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")  // round like torchvision's (unfused) build, see host_device.h
 #endif
@@ -49,24 +50,16 @@ void paste(const float* masks, int64_t n, int64_t m, const float* boxes, int64_t
   const float scale = float(double(padded) / double(m));
   const int64_t plane = im_h * im_w;
   mrc::parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<LinearTap> tx;
     for (int64_t i = i0; i < i1; ++i) {
       TOut* o = out + i * plane;
       std::fill(o, o + plane, TOut(0));
       int64_t b[4];
       expanded_int_box(boxes + 4 * i, scale, b);
-      const int64_t w = std::max<int64_t>(b[2] - b[0] + 1, 1), h = std::max<int64_t>(b[3] - b[1] + 1, 1);
       const int64_t x0 = std::max<int64_t>(b[0], 0), x1 = std::min<int64_t>(b[2] + 1, im_w);
       const int64_t y0 = std::max<int64_t>(b[1], 0), y1 = std::min<int64_t>(b[3] + 1, im_h);
-      if (x1 <= x0 || y1 <= y0) continue;
-      tx.resize(size_t(x1 - x0));
-      for (int64_t x = x0; x < x1; ++x) tx[size_t(x - x0)] = linear_tap(x - b[0], padded, w);
       const float* mask = masks + i * m * m;
-      for (int64_t y = y0; y < y1; ++y) {
-        const LinearTap ty = linear_tap(y - b[1], padded, h);
-        TOut* row = o + y * im_w;
-        for (int64_t x = x0; x < x1; ++x) row[x] = store(resized_mask_value(mask, m, padding, ty, tx[size_t(x - x0)]));
-      }
+      for (int64_t y = y0; y < y1; ++y)
+        for (int64_t x = x0; x < x1; ++x) o[y * im_w + x] = store(pasted_mask_value(mask, m, padding, b, y, x));
     }
   });
 }

@@ -49,12 +49,8 @@ __global__ void paste_kernel(const float* __restrict__ masks, int64_t n, int64_t
     const int64_t i = idx / (im_h * im_w), y = (idx / im_w) % im_h, x = idx % im_w;
     int64_t b[4];
     expanded_int_box(boxes + 4 * i, scale, b);
-    float v = 0.f;
-    if (x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]) {
-      const int64_t bw = max(b[2] - b[0] + 1, int64_t(1)), bh = max(b[3] - b[1] + 1, int64_t(1));
-      const int64_t padded = m + 2 * pad;
-      v = resized_mask_value(masks + i * m * m, m, pad, linear_tap(y - b[1], padded, bh), linear_tap(x - b[0], padded, bw));
-    }
+    const bool inside = x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3];
+    const float v = inside ? pasted_mask_value(masks + i * m * m, m, pad, b, y, x) : 0.f;
     out[idx] = binary ? TOut(v > threshold) : TOut(v);
   }
 }

@@ -3,7 +3,6 @@
 // (targets are constants of the loss; pasting happens after inference).
 #pragma once
 #include <cstdint>
-#include <vector>
 
 #include "tensor/tensor.h"
 
@@ -18,18 +17,9 @@ Tensor project_masks_on_boxes(const Tensor& gt_masks, const Tensor& boxes, const
 Tensor paste_masks_in_image(const Tensor& masks, const Tensor& boxes, int64_t height, int64_t width,
                             int64_t padding = 1);
 
-// Bilinear resampling with torch 1.13's CPU arithmetic (F.interpolate(mode="bilinear",
-// align_corners=False), probed with one-hot inputs): along one axis, output i blends inputs first[i] and
-// first[i] + 1 with the normalized triangle-filter weights around center = scale * (i + 0.5), scale =
-// float(in) / float(out), computed in double. The pasted masks' 0.5 threshold falls exactly on the blend of
-// a saturated probability with the zero padding, so these weights must be torch's to the last bit.
-struct BilinearAxis {
-  std::vector<int64_t> first;
-  std::vector<double> w0, w1;
-};
-BilinearAxis bilinear_axis(int64_t in, int64_t out);
-// x float32 [C, H, W] -> [C, out_h, out_w]: along W, rounded to float, then along H (double sums); within two
-// float ulps of torch's result. Runs on the host (device tensors are copied).
+// F.interpolate(x[None], size=(out_h, out_w), mode="bilinear", align_corners=False)[0] for float32
+// [C, H, W] on either device: interpolate_bilinear, bit-exact with torch 1.13's CPU result (its taps and
+// rounding are kernels/pool/pool_math.h's, which paste_masks_in_image uses too).
 Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
 
 }  // namespace mrc

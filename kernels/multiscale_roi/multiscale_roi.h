@@ -28,6 +28,10 @@ struct Pyramid {
 // Throws std::runtime_error on an empty image list or a level count outside [1, kMaxPyramidLevels].
 Pyramid infer_pyramid(const std::vector<FeatureShape>& levels, const std::vector<std::pair<int64_t, int64_t>>& image_sizes);
 
+// Throws std::runtime_error naming `where` unless the pyramid has 1..kMaxPyramidLevels levels sharing one
+// batch size and channel count, each with valid ROIAlign geometry. Every entry point, CPU and CUDA, checks.
+void check_pyramid(const Pyramid& pyr, int64_t num_rois, const RoiAlignParams& p, const char* where);
+
 // Level index (0-based, relative to k_min) of each ROI; rois are K x 5 (batch, x1, y1, x2, y2).
 // With one level every ROI maps to 0 (torchvision skips the mapper). -1: NaN box (zero output).
 void fpn_levels_cpu(const float* rois, int64_t num_rois, const Pyramid& pyr, int64_t* levels);

@@ -31,8 +31,6 @@ Pyramid infer_pyramid(const std::vector<FeatureShape>& levels,
   return pyr;
 }
 
-namespace {
-
 void check_pyramid(const Pyramid& pyr, int64_t num_rois, const RoiAlignParams& p, const char* where) {
   if (pyr.num_levels < 1 || pyr.num_levels > kMaxPyramidLevels)
     throw std::runtime_error(std::string(where) + ": pyramid has " + std::to_string(pyr.num_levels) +
@@ -46,8 +44,6 @@ void check_pyramid(const Pyramid& pyr, int64_t num_rois, const RoiAlignParams& p
                                " has a different batch or channel count than level 0");
   }
 }
-
-}  // namespace
 
 void fpn_levels_cpu(const float* rois, int64_t num_rois, const Pyramid& pyr, int64_t* levels) {
   for (int64_t k = 0; k < num_rois; ++k) {

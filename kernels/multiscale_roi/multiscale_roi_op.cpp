@@ -59,6 +59,7 @@ Tensor multiscale_roi_align(const std::vector<Tensor>& features, const Tensor& r
     for (const Tensor& x : xs) ptrs.push_back(x.data<float>());
     if (r.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+      const cuda::DeviceGuard guard(r.device().index);  // the kernels launch on the current device
       kernels::multiscale_roi_align_forward_cuda(ptrs.data(), pyr, r.data<float>(), k, p, out.data<float>(),
                                                  cuda::current_stream(r.device().index));
 #endif
@@ -83,6 +84,7 @@ Tensor multiscale_roi_align(const std::vector<Tensor>& features, const Tensor& r
     const Tensor gc = g.contiguous();
     if (gc.is_cuda()) {
 #ifdef MRC_WITH_CUDA
+      const cuda::DeviceGuard guard(gc.device().index);
       kernels::multiscale_roi_align_backward_cuda(gc.data<float>(), pyr, rv.data<float>(), rv.size(0), p, ptrs.data(),
                                                   cuda::current_stream(gc.device().index));
 #endif

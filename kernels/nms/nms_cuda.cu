@@ -148,7 +148,7 @@ int64_t run_nms(const float* boxes, const float* scores, const int64_t* cats, in
   if (n64 < 0) throw std::runtime_error("nms_cuda: number of boxes must be >= 0, got " + std::to_string(n64));
   if (n64 == 0) return 0;
   if (n64 > (int64_t(1) << 31) - 1) throw std::runtime_error("nms_cuda: more than 2^31 boxes");
-  const int n = int(n64), col_blocks = (n + kBlock - 1) / kBlock;
+  const int n = int(n64), col_blocks = int((n64 + kBlock - 1) / kBlock);  // n + 63 may not fit in an int
   const size_t shared = size_t(col_blocks) * sizeof(unsigned long long);
   int device = 0, max_shared = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
@@ -160,7 +160,7 @@ int64_t run_nms(const float* boxes, const float* scores, const int64_t* cats, in
     check(cudaFuncSetAttribute(reduce_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)), "smem");
 
   Scratch keys(sizeof(float) * 2 * n, stream, "keys"), ids(sizeof(int) * 2 * n, stream, "indices");
-  const int threads = 256, blocks = (n + threads - 1) / threads;
+  const int threads = 256, blocks = int((n64 + threads - 1) / threads);
   sort_keys_kernel<<<blocks, threads, 0, stream>>>(scores, n, keys.as<float>(), ids.as<int>());
   size_t temp_bytes = 0;
   check(cub::DeviceRadixSort::SortPairsDescending(nullptr, temp_bytes, keys.as<float>(), keys.as<float>() + n,

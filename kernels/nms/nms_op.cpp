@@ -33,6 +33,7 @@ Tensor run(const char* op, const Tensor& boxes_in, const Tensor& scores_in, cons
   if (boxes.is_cuda()) {
 #ifdef MRC_WITH_CUDA
     if (boxes.dtype() != DType::Float32) throw_arg(op, "the CUDA kernel takes float32");
+    const cuda::DeviceGuard device_guard(boxes.device().index);  // the kernels launch on the current device
     auto stream = cuda::current_stream(boxes.device().index);
     k = idxs.defined() ? kernels::batched_nms_cuda(boxes.data<float>(), scores.data<float>(), idxs.data<int64_t>(), n,
                                                    thr, keep.data<int64_t>(), stream)

@@ -40,19 +40,12 @@ Tensor affine(const Tensor& y, const Tensor& weight, const Tensor& bias, const S
 }
 
 
-// ---- composed (CUDA tensors) ----
+// ---- composed (CUDA tensors; the public ops below have checked the arguments) ----
 
 Tensor batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
-  const char* op = "batch_norm";
-  check_input(op, x);
-  check_channel_vector(op, x, weight, "weight");
-  check_channel_vector(op, x, bias, "bias");
-  check_channel_vector(op, x, running_mean, "running_mean");
-  check_channel_vector(op, x, running_var, "running_var");
   const Shape cs = channel_shape(x);
   if (!training) {
-    if (!running_mean.defined() || !running_var.defined()) throw_arg(op, "eval mode needs running_mean and running_var");
     Tensor scale = rsqrt(add(running_var.detach(), eps));
     if (weight.defined()) scale = mul(scale, weight);
     Tensor shift = neg(mul(running_mean.detach(), scale));
@@ -65,7 +58,6 @@ Tensor batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& 
     dims.push_back(d);
     count *= x.size(d);
   }
-  if (count <= 1) throw_arg(op, "training needs more than one value per channel, got input shape " + shape_str(x.shape()));
   const Tensor m = mean(x, dims, /*keepdim=*/true);
   const Tensor centered = sub(x, m);
   const Tensor var = mean(mul(centered, centered), dims, /*keepdim=*/true);
@@ -80,12 +72,6 @@ Tensor batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& 
 
 Tensor frozen_batch_norm_composed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, double eps) {
-  const char* op = "frozen_batch_norm";
-  check_input(op, x);
-  for (auto [t, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"}, {&running_var, "running_var"}}) {
-    check_defined(op, *t, name);
-    check_channel_vector(op, x, *t, name);
-  }
   const Shape cs = channel_shape(x);
   Tensor scale, shift;
   {
@@ -97,14 +83,7 @@ Tensor frozen_batch_norm_composed(const Tensor& x, const Tensor& weight, const T
 }
 
 Tensor group_norm_composed(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
-  const char* op = "group_norm";
-  check_input(op, x);
-  check_channel_vector(op, x, weight, "weight");
-  check_channel_vector(op, x, bias, "bias");
-  const int64_t n = x.size(0), c = x.size(1);
-  if (groups < 1 || c % groups != 0)
-    throw_arg(op, "groups (" + std::to_string(groups) + ") must divide the channels (" + std::to_string(c) + ")");
-  const Tensor g = x.reshape({n, groups, -1});
+  const Tensor g = x.reshape({x.size(0), groups, -1});
   const Tensor m = mean(g, {2}, true);
   const Tensor centered = sub(g, m);
   const Tensor var = mean(mul(centered, centered), {2}, true);
@@ -142,18 +121,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   check_channel_vector(op, x, running_var, "running_var");
   if (!training && (!running_mean.defined() || !running_var.defined()))
     throw_arg(op, "eval mode needs running_mean and running_var");
+  const int64_t c = x.size(1), count = x.numel() / std::max<int64_t>(c, 1);
+  if (training && count <= 1)
+    throw_arg(op, "training needs more than one value per channel, got input shape " + shape_str(x.shape()));
   if (x.is_cuda()) return batch_norm_composed(x, weight, bias, running_mean, running_var, training, momentum, eps);
 
-  const int64_t c = x.size(1), count = x.numel() / std::max<int64_t>(c, 1);
   const Tensor xc = x.detach().contiguous();
-  Tensor mean, invstd;
+  Tensor mean, var;
   if (training) {
-    if (count <= 1) throw_arg(op, "training needs more than one value per channel, got input shape " + shape_str(x.shape()));
     mean = Tensor::empty({c}, x.dtype());
-    Tensor var = Tensor::empty({c}, x.dtype());
+    var = Tensor::empty({c}, x.dtype());
     cpu::channel_moments(xc, mean, var);
-    const auto v = host(var);
-    invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
     if (running_mean.defined() && running_var.defined()) {
       NoGradGuard ng;
       Tensor rm = running_mean, rv = running_var;
@@ -162,9 +140,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     }
   } else {
     mean = running_mean.detach().contiguous().clone();
-    const auto v = host(running_var);
-    invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
+    var = running_var;
   }
+  const auto v = host(var);
+  const Tensor invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
   const auto m = host(mean), is = host(invstd), w = host(weight), b = host(bias);
   const Tensor scale = per_channel(c, x.dtype(), [&](int64_t i) { return is[size_t(i)] * (w.empty() ? 1.0 : w[size_t(i)]); });
   const auto sc = host(scale);

@@ -40,9 +40,9 @@ Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 
   if (!need_idx) return out;
   const Shape in_shape = x.shape();
   SavedTensor si(idx);
-  return record(out, {x}, op, [si, in_shape](const Tensor& g) -> std::vector<Tensor> {
+  return record(out, {x}, op, [si, in_shape, p](const Tensor& g) -> std::vector<Tensor> {
     Tensor gx = Tensor::zeros(in_shape, g.dtype(), g.device());
-    if (g.numel()) MRC_DISPATCH_DEVICE(g, max_pool2d_backward, g.contiguous(), si.get(), gx);
+    if (g.numel()) MRC_DISPATCH_DEVICE(g, max_pool2d_backward, g.contiguous(), si.get(), p, gx);
     return {gx};
   });
 }

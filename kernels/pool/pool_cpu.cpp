@@ -18,13 +18,9 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     int64_t* ip = indices.defined() ? indices.data<int64_t>() : nullptr;
-    // the kernel columns kx in [kx0[ox], kx1[ox]) fall inside the input; the same for every row
-    std::vector<int64_t> kx0(static_cast<size_t>(OW)), kx1(static_cast<size_t>(OW));
-    for (int64_t ox = 0; ox < OW; ++ox) {
-      const int64_t x0 = ox * p.sw - p.pw;
-      kx0[size_t(ox)] = x0 >= 0 ? 0 : (-x0 + p.dw - 1) / p.dw;
-      kx1[size_t(ox)] = std::max(kx0[size_t(ox)], std::min(p.kw, W - x0 <= 0 ? 0 : (W - x0 + p.dw - 1) / p.dw));
-    }
+    // the kernel columns inside the input, the same for every row
+    std::vector<pool::WindowTaps> cols(static_cast<size_t>(OW));
+    for (int64_t ox = 0; ox < OW; ++ox) cols[size_t(ox)] = pool::window_taps(ox, p.kw, p.sw, p.pw, p.dw, W);
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(OH * OW * p.kh * p.kw, 1));
     if (!ip) {
       // Values only (inference): the max over the window's rows first, vectorized across the whole
@@ -38,20 +34,18 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
         for (int64_t pl = b; pl < e; ++pl) {
           const T* in = xp + pl * H * W;
           for (int64_t oy = 0; oy < OH; ++oy) {
-            const int64_t y0 = oy * p.sh - p.ph;
-            const int64_t ky0 = y0 >= 0 ? 0 : (-y0 + p.dh - 1) / p.dh;
-            const int64_t ky1 = std::max(ky0, std::min(p.kh, H - y0 <= 0 ? 0 : (H - y0 + p.dh - 1) / p.dh));
+            const pool::WindowTaps rows = pool::window_taps(oy, p.kh, p.sh, p.ph, p.dh, H);
             T* rm = rowmax.data();
             std::fill(rm, rm + W, -std::numeric_limits<T>::infinity());
-            for (int64_t ky = ky0; ky < ky1; ++ky) {
-              const T* row = in + (y0 + ky * p.dh) * W;
+            for (int64_t ky = rows.k0; ky < rows.k1; ++ky) {
+              const T* row = in + (rows.start + ky * p.dh) * W;
               for (int64_t i = 0; i < W; ++i) rm[i] = vmax(rm[i], row[i]);
             }
             T* orow = op + (pl * OH + oy) * OW;
             for (int64_t ox = 0; ox < OW; ++ox) {
-              const int64_t x0 = ox * p.sw - p.pw;
+              const pool::WindowTaps& c = cols[size_t(ox)];
               T best = -std::numeric_limits<T>::infinity();
-              for (int64_t kx = kx0[size_t(ox)]; kx < kx1[size_t(ox)]; ++kx) best = vmax(best, rm[x0 + kx * p.dw]);
+              for (int64_t kx = c.k0; kx < c.k1; ++kx) best = vmax(best, rm[c.start + kx * p.dw]);
               orow[ox] = best;
             }
           }
@@ -63,21 +57,19 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
       for (int64_t pl = b; pl < e; ++pl) {
         const T* in = xp + pl * H * W;
         for (int64_t oy = 0; oy < OH; ++oy) {
-          const int64_t y0 = oy * p.sh - p.ph;
-          const int64_t ky0 = y0 >= 0 ? 0 : (-y0 + p.dh - 1) / p.dh;
-          const int64_t ky1 = std::max(ky0, std::min(p.kh, H - y0 <= 0 ? 0 : (H - y0 + p.dh - 1) / p.dh));
+          const pool::WindowTaps rows = pool::window_taps(oy, p.kh, p.sh, p.ph, p.dh, H);
           T* orow = op + (pl * OH + oy) * OW;
-          int64_t* irow = ip ? ip + (pl * OH + oy) * OW : nullptr;
+          int64_t* irow = ip + (pl * OH + oy) * OW;
           for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t x0 = ox * p.sw - p.pw;
+            const pool::WindowTaps& c = cols[size_t(ox)];
             // torch's rule: a larger value or a NaN replaces the current maximum; the first one wins ties
             T best = -std::numeric_limits<T>::infinity();
             int64_t arg = -1;
-            for (int64_t ky = ky0; ky < ky1; ++ky) {
-              const int64_t y = y0 + ky * p.dh;
+            for (int64_t ky = rows.k0; ky < rows.k1; ++ky) {
+              const int64_t y = rows.start + ky * p.dh;
               const T* row = in + y * W;
-              for (int64_t kx = kx0[size_t(ox)]; kx < kx1[size_t(ox)]; ++kx) {
-                const int64_t xx = x0 + kx * p.dw;
+              for (int64_t kx = c.k0; kx < c.k1; ++kx) {
+                const int64_t xx = c.start + kx * p.dw;
                 const T v = row[xx];
                 if (v > best || std::isnan(v) || arg < 0) {
                   best = v;
@@ -86,7 +78,7 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
               }
             }
             orow[ox] = best;
-            if (irow) irow[ox] = arg;
+            irow[ox] = arg;
           }
         }
       }
@@ -94,7 +86,7 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
   });
 }
 
-void max_pool2d_backward(const Tensor& g, const Tensor& indices, const Tensor& gx) {
+void max_pool2d_backward(const Tensor& g, const Tensor& indices, const Pool2dParams&, const Tensor& gx) {
   const int64_t planes = gx.size(0) * gx.size(1), HW = gx.size(2) * gx.size(3), OHW = g.size(2) * g.size(3);
   MRC_DISPATCH_FLOATING(g.dtype(), "max_pool2d_backward", [&] {
     using T = scalar_t;
@@ -112,37 +104,79 @@ void max_pool2d_backward(const Tensor& g, const Tensor& indices, const Tensor& g
 }
 
 namespace {
+
 // Taps of every output index along one axis, computed once per call.
-struct Taps {
-  std::vector<int64_t> i0, i1;
-  std::vector<double> w1;
-  Taps(int64_t in, int64_t out, bool ac) : i0(static_cast<size_t>(out)), i1(static_cast<size_t>(out)), w1(static_cast<size_t>(out)) {
-    for (int64_t i = 0; i < out; ++i) pool::bilinear_taps(i, in, out, ac, i0[size_t(i)], i1[size_t(i)], w1[size_t(i)]);
+template <class T>
+std::vector<pool::LinearTap<T>> axis_taps(int64_t in, int64_t out, bool align_corners) {
+  std::vector<pool::LinearTap<T>> t(static_cast<size_t>(out));
+  for (int64_t i = 0; i < out; ++i) t[size_t(i)] = pool::linear_tap<T>(i, in, out, align_corners);
+  return t;
+}
+
+// One adaptive-pooling window [y0, y1) x [x0, x1) of a plane whose first element is at `base`.
+struct AdaptiveWindow {
+  int64_t base, W, y0, y1, x0, x1;
+  int64_t area() const { return (y1 - y0) * (x1 - x0); }
+  template <class F>
+  void each(F f) const {  // f(input offset), rows then columns
+    for (int64_t y = y0; y < y1; ++y)
+      for (int64_t x = x0; x < x1; ++x) f(base + y * W + x);
   }
 };
+
+// Calls f(output offset, window) for every output of adaptive pooling from x's planes to out's, one (n, c)
+// plane per task, outputs in row-major order.
+template <class F>
+void for_each_adaptive_window(const Tensor& x, const Tensor& out, F f) {
+  const int64_t H = x.size(2), W = x.size(3), OH = out.size(2), OW = out.size(3);
+  parallel_for(x.size(0) * x.size(1), std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t pl = b; pl < e; ++pl)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox)
+          f((pl * OH + oy) * OW + ox,
+            AdaptiveWindow{pl * H * W, W, pool::adaptive_start(oy, OH, H), pool::adaptive_end(oy, OH, H),
+                           pool::adaptive_start(ox, OW, W), pool::adaptive_end(ox, OW, W)});
+  });
+}
+
+// The sh x sw block of output offsets one input pixel of nearest upsampling fills.
+struct NearestBlock {
+  int64_t corner, row, sh, sw;  // top-left output offset, output row length
+  template <class F>
+  void each(F f) const {  // f(output offset), rows then columns
+    for (int64_t r = 0; r < sh; ++r)
+      for (int64_t j = 0; j < sw; ++j) f(corner + r * row + j);
+  }
+};
+
+// Calls f(input offset, its block) for every pixel of `x` (the input-shaped tensor), one (n, c) plane per task.
+template <class F>
+void for_each_nearest_block(const Tensor& x, int64_t sh, int64_t sw, F f) {
+  const int64_t H = x.size(2), W = x.size(3);
+  parallel_for(x.size(0) * x.size(1), std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W * sh * sw, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t i = b * H * W; i < e * H * W; ++i)  // i = (plane * H + y) * W + x
+                   f(i, NearestBlock{(i / W * sh * W + i % W) * sw, W * sw, sh, sw});
+               });
+}
+
 }  // namespace
 
 void bilinear_forward(const Tensor& x, bool ac, const Tensor& out) {
   const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OH = out.size(2), OW = out.size(3);
-  const Taps ty(H, OH, ac), tx(W, OW, ac);
   MRC_DISPATCH_FLOATING(x.dtype(), "interpolate_bilinear", [&] {
     using T = scalar_t;
+    const auto ty = axis_taps<T>(H, OH, ac), tx = axis_taps<T>(W, OW, ac);
+    const bool cl = pool::torch_channels_last_kernel(x.size(1), H, W);
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(OH * OW, 1)), [&](int64_t b, int64_t e) {
       for (int64_t pl = b; pl < e; ++pl) {
         const T* in = xp + pl * H * W;
+        const auto at = [in, W](int64_t r, int64_t c) { return in[r * W + c]; };
         for (int64_t oy = 0; oy < OH; ++oy) {
-          const double wy = ty.w1[size_t(oy)];
-          const T* r0 = in + ty.i0[size_t(oy)] * W;
-          const T* r1 = in + ty.i1[size_t(oy)] * W;
           T* o = op + (pl * OH + oy) * OW;
-          for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t x0 = tx.i0[size_t(ox)], x1 = tx.i1[size_t(ox)];
-            const double wx = tx.w1[size_t(ox)];
-            o[ox] = T((1 - wy) * ((1 - wx) * double(r0[x0]) + wx * double(r0[x1])) +
-                      wy * ((1 - wx) * double(r1[x0]) + wx * double(r1[x1])));
-          }
+          for (int64_t ox = 0; ox < OW; ++ox) o[ox] = pool::bilinear_value(ty[size_t(oy)], tx[size_t(ox)], at, cl);
         }
       }
     });
@@ -151,26 +185,23 @@ void bilinear_forward(const Tensor& x, bool ac, const Tensor& out) {
 
 void bilinear_backward(const Tensor& g, bool ac, const Tensor& gx) {
   const int64_t planes = gx.size(0) * gx.size(1), H = gx.size(2), W = gx.size(3), OH = g.size(2), OW = g.size(3);
-  const Taps ty(H, OH, ac), tx(W, OW, ac);
   MRC_DISPATCH_FLOATING(g.dtype(), "interpolate_bilinear_backward", [&] {
     using T = scalar_t;
+    const auto ty = axis_taps<T>(H, OH, ac), tx = axis_taps<T>(W, OW, ac);
     const T* gp = g.data<T>();
     T* xp = gx.data<T>();
     parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(OH * OW, 1)), [&](int64_t b, int64_t e) {
       for (int64_t pl = b; pl < e; ++pl) {  // one plane per thread: a fixed order of accumulation
         T* in = xp + pl * H * W;
         for (int64_t oy = 0; oy < OH; ++oy) {
-          const double wy = ty.w1[size_t(oy)];
-          T* r0 = in + ty.i0[size_t(oy)] * W;
-          T* r1 = in + ty.i1[size_t(oy)] * W;
+          const pool::LinearTap<T>& y = ty[size_t(oy)];
           const T* go = gp + (pl * OH + oy) * OW;
           for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t x0 = tx.i0[size_t(ox)], x1 = tx.i1[size_t(ox)];
-            const double wx = tx.w1[size_t(ox)], v = double(go[ox]);
-            r0[x0] += T((1 - wy) * (1 - wx) * v);
-            r0[x1] += T((1 - wy) * wx * v);
-            r1[x0] += T(wy * (1 - wx) * v);
-            r1[x1] += T(wy * wx * v);
+            const pool::LinearTap<T>& t = tx[size_t(ox)];
+            in[y.i0 * W + t.i0] += pool::bilinear_grad(y, t, 0, 0, go[ox]);
+            in[y.i0 * W + t.i1] += pool::bilinear_grad(y, t, 0, 1, go[ox]);
+            in[y.i1 * W + t.i0] += pool::bilinear_grad(y, t, 1, 0, go[ox]);
+            in[y.i1 * W + t.i1] += pool::bilinear_grad(y, t, 1, 1, go[ox]);
           }
         }
       }
@@ -179,82 +210,44 @@ void bilinear_backward(const Tensor& g, bool ac, const Tensor& gx) {
 }
 
 void adaptive_avg_forward(const Tensor& x, const Tensor& out) {
-  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OH = out.size(2), OW = out.size(3);
   MRC_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
-    using T = scalar_t;
-    const T* xp = x.data<T>();
-    T* op = out.data<T>();
-    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t pl = b; pl < e; ++pl)
-        for (int64_t oy = 0; oy < OH; ++oy)
-          for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t y0 = pool::adaptive_start(oy, OH, H), y1 = pool::adaptive_end(oy, OH, H);
-            const int64_t x0 = pool::adaptive_start(ox, OW, W), x1 = pool::adaptive_end(ox, OW, W);
-            double s = 0;
-            for (int64_t y = y0; y < y1; ++y)
-              for (int64_t xx = x0; xx < x1; ++xx) s += double(xp[(pl * H + y) * W + xx]);
-            op[(pl * OH + oy) * OW + ox] = T(s / double((y1 - y0) * (x1 - x0)));
-          }
+    const scalar_t* xp = x.data<scalar_t>();
+    scalar_t* op = out.data<scalar_t>();
+    for_each_adaptive_window(x, out, [&](int64_t o, const AdaptiveWindow& w) {
+      double s = 0;
+      w.each([&](int64_t i) { s += double(xp[i]); });
+      op[o] = scalar_t(s / double(w.area()));
     });
   });
 }
 
 void adaptive_avg_backward(const Tensor& g, const Tensor& gx) {
-  const int64_t planes = gx.size(0) * gx.size(1), H = gx.size(2), W = gx.size(3), OH = g.size(2), OW = g.size(3);
   MRC_DISPATCH_FLOATING(g.dtype(), "adaptive_avg_pool2d_backward", [&] {
-    using T = scalar_t;
-    const T* gp = g.data<T>();
-    T* xp = gx.data<T>();
-    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t pl = b; pl < e; ++pl)
-        for (int64_t oy = 0; oy < OH; ++oy)
-          for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t y0 = pool::adaptive_start(oy, OH, H), y1 = pool::adaptive_end(oy, OH, H);
-            const int64_t x0 = pool::adaptive_start(ox, OW, W), x1 = pool::adaptive_end(ox, OW, W);
-            const T v = T(double(gp[(pl * OH + oy) * OW + ox]) / double((y1 - y0) * (x1 - x0)));
-            for (int64_t y = y0; y < y1; ++y)
-              for (int64_t xx = x0; xx < x1; ++xx) xp[(pl * H + y) * W + xx] += v;
-          }
+    const scalar_t* gp = g.data<scalar_t>();
+    scalar_t* xp = gx.data<scalar_t>();
+    for_each_adaptive_window(gx, g, [&](int64_t o, const AdaptiveWindow& w) {
+      const scalar_t v = scalar_t(double(gp[o]) / double(w.area()));
+      w.each([&](int64_t i) { xp[i] += v; });
     });
   });
 }
 
 void upsample_nearest_forward(const Tensor& x, int64_t sh, int64_t sw, const Tensor& out) {
-  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OW = W * sw;
   MRC_DISPATCH_FLOATING(x.dtype(), "upsample_nearest2d", [&] {
-    using T = scalar_t;
-    const T* xp = x.data<T>();
-    T* op = out.data<T>();
-    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W * sh * sw, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t pl = b; pl < e; ++pl)
-        for (int64_t y = 0; y < H; ++y) {
-          const T* src = xp + (pl * H + y) * W;
-          T* row = op + (pl * H + y) * sh * OW;
-          for (int64_t x0 = 0; x0 < W; ++x0)
-            for (int64_t j = 0; j < sw; ++j) row[x0 * sw + j] = src[x0];
-          for (int64_t i = 1; i < sh; ++i) std::copy(row, row + OW, row + i * OW);
-        }
-    });
+    const scalar_t* xp = x.data<scalar_t>();
+    scalar_t* op = out.data<scalar_t>();
+    for_each_nearest_block(x, sh, sw, [&](int64_t i, const NearestBlock& blk) { blk.each([&](int64_t o) { op[o] = xp[i]; }); });
   });
 }
 
 void upsample_nearest_backward(const Tensor& g, int64_t sh, int64_t sw, const Tensor& gx) {
-  const int64_t planes = gx.size(0) * gx.size(1), H = gx.size(2), W = gx.size(3), OW = W * sw;
   MRC_DISPATCH_FLOATING(g.dtype(), "upsample_nearest2d_backward", [&] {
-    using T = scalar_t;
-    const T* gp = g.data<T>();
-    T* xp = gx.data<T>();
-    parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(H * W * sh * sw, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t pl = b; pl < e; ++pl)
-        for (int64_t y = 0; y < H; ++y) {
-          T* dst = xp + (pl * H + y) * W;
-          for (int64_t x0 = 0; x0 < W; ++x0) {
-            T acc = 0;  // block sum in a fixed order: rows, then columns
-            for (int64_t i = 0; i < sh; ++i)
-              for (int64_t j = 0; j < sw; ++j) acc += gp[((pl * H + y) * sh + i) * OW + x0 * sw + j];
-            dst[x0] = acc;
-          }
-        }
+    const scalar_t* gp = g.data<scalar_t>();
+    scalar_t* xp = gx.data<scalar_t>();
+    for_each_nearest_block(gx, sh, sw, [&](int64_t i, const NearestBlock& blk) {
+      scalar_t acc = 0;  // block sum in a fixed order: rows, then columns
+      blk.each([&](int64_t o) { acc += gp[o]; });
+      xp[i] = acc;
     });
   });
 }

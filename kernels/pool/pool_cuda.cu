@@ -1,8 +1,8 @@
 // CUDA pooling and resampling: forward passes one thread per output element, with the CPU's loops and
-// NaN rule (pool_math.h holds the shared index math). Backward passes never scatter with atomics: bilinear
-// and adaptive-average backward gather (one thread per input element walks, in the CPU's order, the
-// outputs whose taps or windows include it); max-pool backward walks each plane's outputs in order with
-// one warp. Results are deterministic; max-pool and adaptive-average gradients are the CPU's bit for bit.
+// NaN rule (pool_math.h holds the shared index and rounding math, so bilinear results are the CPU's and
+// torch's bit for bit). Backward passes never scatter with atomics: one thread per input element walks,
+// in the CPU's order, the outputs whose windows or taps include it. Results are deterministic and equal
+// the CPU's bit for bit.
 #include <cmath>
 
 #include "kernels/pool/pool.h"
@@ -43,41 +43,6 @@ __global__ void max_pool_forward_kernel(const T* x, int64_t total, int64_t H, in
   }
 }
 
-// One warp per (n, c) plane walks the plane's outputs in order, 32 at a time. Lanes whose outputs chose
-// the same input element are grouped (match_any); the group's lowest lane adds their gradients to it in
-// lane order. That is the CPU's order of additions (outputs ascending), so the result is the CPU's bit
-// for bit, without atomics. (The backend entry gets no window geometry, so a per-input gather that
-// would need it is not possible here.)
-template <class T>
-__global__ void max_pool_backward_kernel(const T* g, const int64_t* idx, int64_t planes, int64_t HW, int64_t OHW,
-                                         T* gx) {
-  constexpr int kWarps = kBlock / 32;
-  __shared__ T vals[kWarps][32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t warps = int64_t(gridDim.x) * kWarps;
-  for (int64_t pl = int64_t(blockIdx.x) * kWarps + warp; pl < planes; pl += warps) {
-    const T* gp = g + pl * OHW;
-    const int64_t* ip = idx + pl * OHW;
-    T* xp = gx + pl * HW;
-    for (int64_t base = 0; base < OHW; base += 32) {
-      const int64_t k = base + lane;
-      const bool valid = k < OHW;
-      const long long target = valid ? ip[k] : -1;
-      vals[warp][lane] = valid ? gp[k] : T(0);
-      // invalid lanes and outputs without an element (-1) get distinct keys and do nothing
-      const long long key = target >= 0 ? target : -1 - lane;
-      const unsigned group = __match_any_sync(0xffffffffu, key);
-      __syncwarp();
-      if (target >= 0 && lane == __ffs(group) - 1) {
-        T acc = xp[target];
-        for (unsigned m = group; m; m &= m - 1) acc += vals[warp][__ffs(m) - 1];
-        xp[target] = acc;
-      }
-      __syncwarp();  // the next round may add to the same element and reuses vals
-    }
-  }
-}
-
 // First output index in [0, n) for which pred holds, pred monotonic (false...true); n if none.
 template <class F>
 __device__ __forceinline__ int64_t first_true(int64_t n, F pred) {
@@ -90,32 +55,58 @@ __device__ __forceinline__ int64_t first_true(int64_t n, F pred) {
   return lo;
 }
 
-__device__ __forceinline__ int64_t tap0(int64_t o, int64_t in, int64_t out, bool ac) {
-  int64_t i0, i1;
-  double w;
-  pool::bilinear_taps(o, in, out, ac, i0, i1, w);
-  return i0;
+// Window starts o * s - p + k * d along one axis that land on input position y, outputs ascending: the
+// output of kernel tap k is (y + p - k * d) / s when that divides evenly, so walking k downwards walks
+// the outputs upwards (each output at most once).
+struct WindowHits {
+  int64_t y, s, p, d, out;
+  __device__ __forceinline__ int64_t output_of(int64_t k) const {
+    const int64_t num = y + p - k * d;
+    return num >= 0 && num % s == 0 && num / s < out ? num / s : -1;
+  }
+};
+
+// One thread per input element gathers the gradients of the outputs whose maximum it was, in output order
+// (rows, then columns): the additions of the CPU's scatter in the same order, so the sums are the CPU's
+// bit for bit, with no atomics and no dependence on scheduling.
+template <class T>
+__global__ void max_pool_backward_kernel(const T* g, const int64_t* idx, int64_t total, int64_t H, int64_t W,
+                                         int64_t OH, int64_t OW, Pool2dParams p, T* gx) {
+  MRC_GRID_STRIDE(i, total) {
+    const int64_t x = i % W, y = (i / W) % H, pl = i / (W * H);
+    const WindowHits rows{y, p.sh, p.ph, p.dh, OH}, cols{x, p.sw, p.pw, p.dw, OW};
+    const int64_t self = y * W + x;
+    const T* gp = g + pl * OH * OW;
+    const int64_t* ip = idx + pl * OH * OW;
+    T acc = gx[i];
+    for (int64_t ky = p.kh - 1; ky >= 0; --ky) {
+      const int64_t oy = rows.output_of(ky);
+      if (oy < 0) continue;
+      for (int64_t kx = p.kw - 1; kx >= 0; --kx) {
+        const int64_t ox = cols.output_of(kx);
+        if (ox >= 0 && ip[oy * OW + ox] == self) acc += gp[oy * OW + ox];
+      }
+    }
+    gx[i] = acc;
+  }
 }
 
 // Outputs along one axis that tap input position y: those whose first tap is y - 1 or y (the first
 // tap never decreases with the output index).
+template <class T>
 __device__ __forceinline__ void tapping(int64_t y, int64_t in, int64_t out, bool ac, int64_t& lo, int64_t& hi) {
-  lo = first_true(out, [&](int64_t o) { return tap0(o, in, out, ac) >= y - 1; });
-  hi = first_true(out, [&](int64_t o) { return tap0(o, in, out, ac) > y; }) - 1;
+  lo = first_true(out, [&](int64_t o) { return pool::linear_tap<T>(o, in, out, ac).i0 >= y - 1; });
+  hi = first_true(out, [&](int64_t o) { return pool::linear_tap<T>(o, in, out, ac).i0 > y; }) - 1;
 }
 
 template <class T>
 __global__ void bilinear_forward_kernel(const T* src, int64_t total, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                        bool ac, T* dst) {
+                                        bool ac, bool channels_last, T* dst) {
   MRC_GRID_STRIDE(i, total) {
     const int64_t ox = i % OW, oy = (i / OW) % OH, pl = i / (OW * OH);
-    int64_t y0, y1, x0, x1;
-    double wy, wx;
-    pool::bilinear_taps(oy, H, OH, ac, y0, y1, wy);
-    pool::bilinear_taps(ox, W, OW, ac, x0, x1, wx);
     const T* in = src + pl * H * W;
-    dst[i] = T((1 - wy) * ((1 - wx) * double(in[y0 * W + x0]) + wx * double(in[y0 * W + x1])) +
-               wy * ((1 - wx) * double(in[y1 * W + x0]) + wx * double(in[y1 * W + x1])));
+    dst[i] = pool::bilinear_value(pool::linear_tap<T>(oy, H, OH, ac), pool::linear_tap<T>(ox, W, OW, ac),
+                                  [in, W](int64_t r, int64_t c) { return in[r * W + c]; }, channels_last);
   }
 }
 
@@ -127,23 +118,18 @@ __global__ void bilinear_backward_kernel(const T* g, int64_t total, int64_t H, i
   MRC_GRID_STRIDE(i, total) {
     const int64_t x = i % W, y = (i / W) % H, pl = i / (W * H);
     int64_t oy0, oy1, ox0, ox1;
-    tapping(y, H, OH, ac, oy0, oy1);
-    tapping(x, W, OW, ac, ox0, ox1);
+    tapping<T>(y, H, OH, ac, oy0, oy1);
+    tapping<T>(x, W, OW, ac, ox0, ox1);
     T acc = gx[i];
     for (int64_t oy = oy0; oy <= oy1; ++oy) {
-      int64_t y0, y1;
-      double wy;
-      pool::bilinear_taps(oy, H, OH, ac, y0, y1, wy);
-      if (y0 != y && y1 != y) continue;
+      const pool::LinearTap<T> ty = pool::linear_tap<T>(oy, H, OH, ac);
+      if (ty.i0 != y && ty.i1 != y) continue;
       for (int64_t ox = ox0; ox <= ox1; ++ox) {
-        int64_t x0, x1;
-        double wx;
-        pool::bilinear_taps(ox, W, OW, ac, x0, x1, wx);
-        const double v = double(g[(pl * OH + oy) * OW + ox]);
-        if (y0 == y && x0 == x) acc += T((1 - wy) * (1 - wx) * v);
-        if (y0 == y && x1 == x) acc += T((1 - wy) * wx * v);
-        if (y1 == y && x0 == x) acc += T(wy * (1 - wx) * v);
-        if (y1 == y && x1 == x) acc += T(wy * wx * v);
+        const pool::LinearTap<T> tx = pool::linear_tap<T>(ox, W, OW, ac);
+        const T v = g[(pl * OH + oy) * OW + ox];
+        for (int k = 0; k < 4; ++k)
+          if ((k < 2 ? ty.i0 : ty.i1) == y && (k % 2 ? tx.i1 : tx.i0) == x)
+            acc += pool::bilinear_grad(ty, tx, k / 2, k % 2, v);
       }
     }
     gx[i] = acc;
@@ -209,15 +195,13 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
   MRC_CUDA_CHECK_LAUNCH();
 }
 
-void max_pool2d_backward(const Tensor& g, const Tensor& indices, const Tensor& gx) {
+void max_pool2d_backward(const Tensor& g, const Tensor& indices, const Pool2dParams& p, const Tensor& gx) {
   const Launch l(g);
-  const int64_t planes = gx.size(0) * gx.size(1);
-  if (planes == 0 || g.numel() == 0) return;
-  constexpr int kWarps = kBlock / 32;
-  const int blocks = int(std::min<int64_t>((planes + kWarps - 1) / kWarps, int64_t(sm_count(l.device)) * 16));
+  const int64_t total = gx.numel();
+  if (total == 0 || g.numel() == 0) return;
   MRC_DISPATCH_FLOATING(g.dtype(), "max_pool2d_backward", [&] {
-    max_pool_backward_kernel<scalar_t><<<blocks, kBlock, 0, l.stream>>>(
-        g.data<scalar_t>(), indices.data<int64_t>(), planes, gx.size(2) * gx.size(3), g.size(2) * g.size(3),
+    max_pool_backward_kernel<scalar_t><<<grid_for(total, l.device), kBlock, 0, l.stream>>>(
+        g.data<scalar_t>(), indices.data<int64_t>(), total, gx.size(2), gx.size(3), g.size(2), g.size(3), p,
         gx.data<scalar_t>());
   });
   MRC_CUDA_CHECK_LAUNCH();
@@ -229,7 +213,8 @@ void bilinear_forward(const Tensor& x, bool ac, const Tensor& out) {
   if (total == 0) return;
   MRC_DISPATCH_FLOATING(x.dtype(), "interpolate_bilinear", [&] {
     bilinear_forward_kernel<scalar_t><<<grid_for(total, l.device), kBlock, 0, l.stream>>>(
-        x.data<scalar_t>(), total, x.size(2), x.size(3), out.size(2), out.size(3), ac, out.data<scalar_t>());
+        x.data<scalar_t>(), total, x.size(2), x.size(3), out.size(2), out.size(3), ac,
+        pool::torch_channels_last_kernel(x.size(1), x.size(2), x.size(3)), out.data<scalar_t>());
   });
   MRC_CUDA_CHECK_LAUNCH();
 }

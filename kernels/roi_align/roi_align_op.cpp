@@ -18,6 +18,7 @@ void forward(const Tensor& x, const Tensor& rois, const kernels::RoiAlignParams&
   if (x.is_cuda()) {
 #ifdef MRC_WITH_CUDA
     if (x.dtype() != DType::Float32) throw_arg("roi_align", "the CUDA kernel takes float32");
+    const cuda::DeviceGuard device_guard(x.device().index);  // the kernels launch on the current device
     kernels::roi_align_forward_cuda(x.data<float>(), shape, rois.data<float>(), rois.size(0), p, out.data<float>(),
                                     cuda::current_stream(x.device().index));
 #endif
@@ -34,6 +35,7 @@ void backward(const Tensor& g, const Tensor& rois, const kernels::RoiAlignParams
   if (g.is_cuda()) {
 #ifdef MRC_WITH_CUDA
     Tensor(gx).zero_();  // the CUDA backward accumulates with atomics
+    const cuda::DeviceGuard device_guard(g.device().index);  // the kernels launch on the current device
     kernels::roi_align_backward_cuda(g.data<float>(), rois.data<float>(), rois.size(0), p, shape, gx.data<float>(),
                                      cuda::current_stream(g.device().index));
 #endif
@@ -59,8 +61,11 @@ Tensor roi_align(const Tensor& input, const Tensor& rois, int64_t out_h, int64_t
   const kernels::RoiAlignParams p{out_h, out_w, spatial_scale, sampling_ratio, aligned};
   kernels::check_roi_align_args(feature_shape(input.shape()), rois.size(0), p, op);
   const Tensor x = input.detach().contiguous(), r = rois.detach().contiguous();
-  if (!r.is_cuda() && r.numel()) {
-    MRC_DISPATCH_FLOATING(r.dtype(), op, [&] { kernels::check_roi_batch_indices(r.data<scalar_t>(), r.size(0), x.size(0), op); });
+  if (r.numel()) {  // on CUDA through a host copy of the rois: the kernels cannot report a bad index
+    const Tensor host = r.is_cuda() ? r.cpu() : r;
+    MRC_DISPATCH_FLOATING(host.dtype(), op, [&] {
+      kernels::check_roi_batch_indices(host.data<scalar_t>(), host.size(0), x.size(0), op);
+    });
   }
   Tensor out = Tensor::empty({rois.size(0), input.size(1), out_h, out_w}, input.dtype(), input.device());
   if (out.numel()) forward(x, r, p, out);

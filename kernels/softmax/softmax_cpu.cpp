@@ -4,18 +4,15 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/around_dim.h"
 #include "kernels/softmax/softmax.h"
 #include "tensor/parallel.h"
 
 namespace mrc::cpu {
 
 void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) {
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (d < dim) outer *= x.shape()[size_t(d)];
-    if (d > dim) inner *= x.shape()[size_t(d)];
-  }
-  const int64_t n = x.dim() ? x.shape()[size_t(dim)] : 1;
+  const AroundDim ad = around_dim(x, dim);
+  const int64_t outer = ad.outer, n = ad.size, inner = ad.inner;
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   MRC_DISPATCH_FLOATING(x.dtype(), "softmax", [&] {

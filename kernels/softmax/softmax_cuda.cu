@@ -5,6 +5,7 @@
 //   inner > 1: one thread per (outer, inner) column walking dim (reads coalesced across the inner dim).
 #include <cmath>
 
+#include "kernels/around_dim.h"
 #include "kernels/softmax/softmax.h"
 #include "tensor/cuda/loops.cuh"
 
@@ -104,12 +105,8 @@ __global__ void softmax_block_rows_kernel(const T* x, T* out, int64_t n, bool lo
 }  // namespace
 
 void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) {
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (d < dim) outer *= x.shape()[size_t(d)];
-    if (d > dim) inner *= x.shape()[size_t(d)];
-  }
-  const int64_t n = x.dim() ? x.shape()[size_t(dim)] : 1;
+  const AroundDim ad = around_dim(x, dim);
+  const int64_t outer = ad.outer, n = ad.size, inner = ad.inner;
   if (outer * n * inner == 0) return;
   const int device = x.device().index;
   DeviceGuard guard(device);

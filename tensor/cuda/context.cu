@@ -54,30 +54,42 @@ cudaStream_t current_stream(int device) {
   return stream_locked(device);
 }
 
-cublasHandle_t cublas_handle(int device) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+namespace {
+
+// The library handle `member` of a device, created on first use (caller holds g_mutex) by
+// create(handle&, stream) with the device current; stored only once fully set up.
+template <class Handle, class Create>
+Handle handle_locked(int device, Handle PerDevice::*member, Create create) {
   PerDevice& d = slot(device);
-  if (!d.cublas) {
+  if (!(d.*member)) {
     const cudaStream_t s = stream_locked(device);
     DeviceGuard guard(device);
-    MRC_CUBLAS_CHECK(cublasCreate(&d.cublas));
-    MRC_CUBLAS_CHECK(cublasSetStream(d.cublas, s));
-    MRC_CUBLAS_CHECK(cublasSetPointerMode(d.cublas, CUBLAS_POINTER_MODE_HOST));
+    Handle h = nullptr;
+    create(h, s);
+    d.*member = h;
   }
-  MRC_CUBLAS_CHECK(cublasSetMathMode(d.cublas, g_allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  return d.cublas;
+  return d.*member;
+}
+
+}  // namespace
+
+cublasHandle_t cublas_handle(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const cublasHandle_t h = handle_locked(device, &PerDevice::cublas, [](cublasHandle_t& c, cudaStream_t s) {
+    MRC_CUBLAS_CHECK(cublasCreate(&c));
+    MRC_CUBLAS_CHECK(cublasSetStream(c, s));
+    MRC_CUBLAS_CHECK(cublasSetPointerMode(c, CUBLAS_POINTER_MODE_HOST));
+  });
+  MRC_CUBLAS_CHECK(cublasSetMathMode(h, g_allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  return h;
 }
 
 cudnnHandle_t cudnn_handle(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  PerDevice& d = slot(device);
-  if (!d.cudnn) {
-    const cudaStream_t s = stream_locked(device);
-    DeviceGuard guard(device);
-    MRC_CUDNN_CHECK(cudnnCreate(&d.cudnn));
-    MRC_CUDNN_CHECK(cudnnSetStream(d.cudnn, s));
-  }
-  return d.cudnn;
+  return handle_locked(device, &PerDevice::cudnn, [](cudnnHandle_t& c, cudaStream_t s) {
+    MRC_CUDNN_CHECK(cudnnCreate(&c));
+    MRC_CUDNN_CHECK(cudnnSetStream(c, s));
+  });
 }
 
 const cudaDeviceProp& device_properties(int device) {

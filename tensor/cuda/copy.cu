@@ -17,15 +17,11 @@ namespace mrc::cuda {
 
 namespace {
 
-// float32/64, int32/64, uint8 as in MRC_DISPATCH_ALL, plus the two 16-bit floats (storage types on CUDA).
+// The core dtypes of MRC_DISPATCH_ALL plus the two 16-bit floats (storage types on CUDA).
 #define MRC_CUDA_DISPATCH_STORAGE(DTYPE, NAME, ...)                            \
   [&] {                                                                        \
     switch (DTYPE) {                                                           \
-      MRC_DISPATCH_CASE(::mrc::DType::Float32, float, __VA_ARGS__)             \
-      MRC_DISPATCH_CASE(::mrc::DType::Float64, double, __VA_ARGS__)            \
-      MRC_DISPATCH_CASE(::mrc::DType::Int32, int32_t, __VA_ARGS__)             \
-      MRC_DISPATCH_CASE(::mrc::DType::Int64, int64_t, __VA_ARGS__)             \
-      MRC_DISPATCH_CASE(::mrc::DType::UInt8, uint8_t, __VA_ARGS__)             \
+      MRC_DISPATCH_CORE_CASES(__VA_ARGS__)                                     \
       MRC_DISPATCH_CASE(::mrc::DType::BFloat16, __nv_bfloat16, __VA_ARGS__)    \
       MRC_DISPATCH_CASE(::mrc::DType::Float16, __half, __VA_ARGS__)            \
       default: ::mrc::throw_unsupported_dtype(NAME, DTYPE);                    \
@@ -123,6 +119,18 @@ void reserve(Staging& s, size_t nbytes) {
   s.capacity = cap;
 }
 
+// Runs f(staging buffers, stream) for a transfer of nbytes on `device`, holding the buffers' lock with
+// the device current and the buffers large enough for the transfer's chunks.
+template <class F>
+void with_staging(int device, size_t nbytes, F&& f) {
+  if (nbytes == 0) return;
+  Staging& s = staging(device);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  DeviceGuard guard(device);
+  reserve(s, nbytes);
+  f(s, current_stream(device));
+}
+
 }  // namespace
 
 void copy_strided(const Tensor& src, const Tensor& dst) {
@@ -150,44 +158,36 @@ void fill_strided(const Tensor& dst, double value) {
 }
 
 void copy_host_to_device(const void* host, void* dev, size_t nbytes, int device) {
-  if (nbytes == 0) return;
-  Staging& s = staging(device);
-  std::lock_guard<std::mutex> lock(s.mutex);
-  DeviceGuard guard(device);
-  reserve(s, nbytes);
-  const cudaStream_t stream = current_stream(device);
-  int b = 0;
-  for (size_t off = 0; off < nbytes; off += s.capacity, b ^= 1) {
-    const size_t len = std::min(s.capacity, nbytes - off);
-    MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
-    std::memcpy(s.buf[b], static_cast<const char*>(host) + off, len);
-    MRC_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dev) + off, s.buf[b], len, cudaMemcpyHostToDevice, stream));
-    MRC_CUDA_CHECK(cudaEventRecord(s.done[b], stream));
-  }
+  with_staging(device, nbytes, [&](Staging& s, cudaStream_t stream) {
+    int b = 0;
+    for (size_t off = 0; off < nbytes; off += s.capacity, b ^= 1) {
+      const size_t len = std::min(s.capacity, nbytes - off);
+      MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
+      std::memcpy(s.buf[b], static_cast<const char*>(host) + off, len);
+      MRC_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dev) + off, s.buf[b], len, cudaMemcpyHostToDevice, stream));
+      MRC_CUDA_CHECK(cudaEventRecord(s.done[b], stream));
+    }
+  });
 }
 
 void copy_device_to_host(const void* dev, void* host, size_t nbytes, int device) {
-  if (nbytes == 0) return;
-  Staging& s = staging(device);
-  std::lock_guard<std::mutex> lock(s.mutex);
-  DeviceGuard guard(device);
-  reserve(s, nbytes);
-  const cudaStream_t stream = current_stream(device);
-  // Chunk k lands in buffer k % 2; chunk k+1 is queued before the host drains chunk k.
-  const size_t chunks = (nbytes + s.capacity - 1) / s.capacity;
-  auto issue = [&](size_t k) {
-    const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
-    MRC_CUDA_CHECK(cudaMemcpyAsync(s.buf[k % 2], static_cast<const char*>(dev) + off, len, cudaMemcpyDeviceToHost,
-                                   stream));
-    MRC_CUDA_CHECK(cudaEventRecord(s.done[k % 2], stream));
-  };
-  issue(0);
-  for (size_t k = 0; k < chunks; ++k) {
-    if (k + 1 < chunks) issue(k + 1);
-    const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
-    MRC_CUDA_CHECK(cudaEventSynchronize(s.done[k % 2]));
-    std::memcpy(static_cast<char*>(host) + off, s.buf[k % 2], len);
-  }
+  with_staging(device, nbytes, [&](Staging& s, cudaStream_t stream) {
+    // Chunk k lands in buffer k % 2; chunk k+1 is queued before the host drains chunk k.
+    const size_t chunks = (nbytes + s.capacity - 1) / s.capacity;
+    auto issue = [&](size_t k) {
+      const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
+      MRC_CUDA_CHECK(cudaMemcpyAsync(s.buf[k % 2], static_cast<const char*>(dev) + off, len, cudaMemcpyDeviceToHost,
+                                     stream));
+      MRC_CUDA_CHECK(cudaEventRecord(s.done[k % 2], stream));
+    };
+    issue(0);
+    for (size_t k = 0; k < chunks; ++k) {
+      if (k + 1 < chunks) issue(k + 1);
+      const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
+      MRC_CUDA_CHECK(cudaEventSynchronize(s.done[k % 2]));
+      std::memcpy(static_cast<char*>(host) + off, s.buf[k % 2], len);
+    }
+  });
 }
 
 }  // namespace mrc::cuda

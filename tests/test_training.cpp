@@ -1,0 +1,224 @@
+// The Mask R-CNN training loop (train/): schedules, loader -> model inputs, a short run with its files,
+// bit-identical resumption, layer groups that leave the rest untouched, the loss falling, divergence.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "data/shapes.h"
+#include "data/load_dataset.h"
+#include "tensor/serialize.h"
+#include "test_util.h"
+#include "train/history.h"
+#include "train/inputs.h"
+#include "train/trainer.h"
+
+using namespace mrc;
+using namespace mrc::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A small Mask R-CNN on 96x64 shapes photos: every setting scaled down so that a step takes a fraction of a second.
+maskrcnn::Config tiny_config() {
+  maskrcnn::Config c;
+  c.NUM_CLASSES = 6;
+  c.IMAGE_MIN_DIM = 64;
+  c.IMAGE_MAX_DIM = 96;
+  c.BACKBONE_NORM = "gn";
+  c.TRAINABLE_LAYERS = 5;
+  c.RPN_ANCHOR_SCALES = {8, 16, 32, 64, 128};
+  c.PRE_NMS_LIMIT_TRAINING = c.POST_NMS_ROIS_TRAINING = 200;
+  c.PRE_NMS_LIMIT_INFERENCE = c.POST_NMS_ROIS_INFERENCE = 100;
+  c.TRAIN_ROIS_PER_IMAGE = 32;
+  c.RPN_TRAIN_ANCHORS_PER_IMAGE = 64;
+  c.IMAGES_PER_GPU = 2;
+  c.LEARNING_RATE = 0.01;
+  c.SEED = 3;
+  return c;
+}
+
+data::Dataset shapes_dataset(const fs::path& dir, int count) {
+  data::ShapesOptions o;
+  o.width = 96;
+  o.height = 64;
+  o.max_shapes = 3;
+  o.seed = 5;
+  data::write_shapes_dataset(dir.string(), count, o, false, false);
+  data::DatasetOptions d;
+  d.class_attribute = "class";
+  d.class_names.assign(data::shapes_class_names().begin() + 1, data::shapes_class_names().end());
+  return data::load_dataset((dir / "via_region_data.json").string(), "", d);
+}
+
+TrainOptions quiet_options(const std::string& out, std::vector<Phase> schedule, int64_t steps) {
+  TrainOptions o;
+  o.schedule = std::move(schedule);
+  o.steps_per_epoch = steps;
+  o.validation_steps = 1;
+  o.out_dir = out;
+  o.progress = false;
+  o.log = nullptr;
+  return o;
+}
+
+// Largest |a - b| over two float32 tensors of one shape.
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const Tensor x = a.contiguous(), y = b.contiguous();
+  double m = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) m = std::max(m, double(std::abs(x.data<float>()[i] - y.data<float>()[i])));
+  return m;
+}
+
+size_t count_lines(const fs::path& p) {
+  std::ifstream in(p);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("schedules: the study's phases, LR fractions, positions, and errors naming the phase") {
+  const std::vector<Phase> s = parse_schedule("heads:2:LR/10,heads:1:LR/100,all:3:0.0005", 0.001);
+  REQUIRE(s.size() == 3);
+  CHECK(s[0].layers == "heads");
+  CHECK(s[0].epochs == 2);
+  CHECK(s[0].lr == doctest::Approx(1e-4));
+  CHECK(s[1].lr == doctest::Approx(1e-5));
+  CHECK(s[2].layers == "all");
+  CHECK(s[2].lr == doctest::Approx(5e-4));
+  CHECK(total_epochs(s) == 6);
+  CHECK(locate_epoch(s, 0).phase == 0);
+  CHECK(locate_epoch(s, 2).phase == 1);
+  CHECK(locate_epoch(s, 3).phase == 2);
+  CHECK(locate_epoch(s, 5).epoch_in_phase == 2);
+  CHECK(locate_epoch(s, 6).phase == 3);
+  const std::vector<Phase> study = study_schedule(0.001, 4);
+  CHECK(schedule_to_string(study) == "heads:4:0.0001,heads:4:1e-05,all:4:1e-05");
+  CHECK(parse_schedule(schedule_to_string(study), 1.0).size() == 3);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:2:LR/10,body:1:LR", 0.001), doctest::Contains("phase 2 \"body:1:LR\""),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:0:LR", 0.001), doctest::Contains("positive integer"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:1.5:LR", 0.001), doctest::Contains("positive integer"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:1:fast", 0.001), doctest::Contains("expected a number"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:1:LR/0", 0.001), doctest::Contains("divisor"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:1", 0.001), doctest::Contains("GROUP:EPOCHS:LR"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_schedule("", 0.001), std::invalid_argument);
+}
+
+TEST_CASE("to_model_inputs crops each photo and its masks out of the padded batch") {
+  data::Batch b;
+  b.images = Tensor::rand({2, 3, 8, 12});
+  for (int i = 0; i < 2; ++i) {
+    data::Target t;
+    t.width = 10 - 3 * i;
+    t.height = 8 - 2 * i;
+    t.boxes = Tensor::from_vector(std::vector<float>{1, 1, 4, 5}, {1, 4});
+    t.labels = Tensor::from_vector(std::vector<int64_t>{2}, {1});
+    t.masks = Tensor::zeros({1, t.height, t.width}, DType::UInt8);
+    b.targets.push_back(t);
+  }
+  const ModelInputs in = to_model_inputs(b, Device::cpu());
+  REQUIRE(in.images.size() == 2);
+  CHECK(in.images[1].shape() == Shape{3, 6, 7});
+  CHECK(in.images[1].is_contiguous());
+  const Tensor img = b.images.contiguous();
+  CHECK(in.images[1].data<float>()[(2 * 6 + 5) * 7 + 6] == img.data<float>()[((1 * 3 + 2) * 8 + 5) * 12 + 6]);
+  CHECK(in.targets[0].labels.data<int64_t>()[0] == 2);
+  CHECK(in.targets[1].masks.shape() == Shape{1, 6, 7});
+}
+
+TEST_CASE("a short run writes its files and resumes bit-identically from a checkpoint") {
+  test::TempDir dir;
+  const data::Dataset ds = shapes_dataset(dir.path / "data", 6);
+  const maskrcnn::Config cfg = tiny_config();
+  const std::vector<Phase> schedule = parse_schedule("heads:1:LR,all:1:LR/2", cfg.LEARNING_RATE);
+  const std::string run_a = (dir.path / "a").string(), run_b = (dir.path / "b").string();
+  std::vector<StepRecord> steps_a;
+  {
+    maskrcnn::MaskRCNN model(cfg);
+    data::Loader train_loader(ds, loader_options(cfg, true, 9));
+    data::Loader val_loader(ds, loader_options(cfg, false, 9));
+    Trainer t(model, train_loader, &val_loader, quiet_options(run_a, schedule, 3), data::shapes_class_names());
+    t.run();
+    steps_a = t.steps();
+    REQUIRE(t.epochs().size() == 2);
+    CHECK(t.epochs()[0].layers == "heads");
+    CHECK(t.epochs()[1].lr == doctest::Approx(cfg.LEARNING_RATE / 2));
+    CHECK(t.epochs()[0].val.count("mrcnn_mask_loss") == 1);
+  }
+  for (const char* f : {"config.json", "classes.json", "history.csv", "epochs.csv", "loss.png", "losses.png"})
+    CHECK_MESSAGE(fs::exists(fs::path(run_a) / f), f);
+  CHECK(count_lines(fs::path(run_a) / "history.csv") == 1 + 6);
+  CHECK(count_lines(fs::path(run_a) / "epochs.csv") == 1 + 2);
+  CHECK(latest_checkpoint(run_a) == checkpoint_path(run_a, 2));
+  const std::vector<EpochRecord> read_back = read_epochs_csv(run_a);
+  REQUIRE(read_back.size() == 2);
+  CHECK(read_back[1].layers == "all");
+
+  // The same run interrupted after epoch 1: resume from its checkpoint in another process-like setting.
+  fs::create_directories(fs::path(run_b) / "checkpoints");
+  fs::copy_file(checkpoint_path(run_a, 1), checkpoint_path(run_b, 1));
+  {
+    maskrcnn::Config other_seed = cfg;
+    other_seed.SEED = 99;  // different initial weights and generator: everything must come from the checkpoint
+    maskrcnn::MaskRCNN model(other_seed);
+    data::Loader train_loader(ds, loader_options(cfg, true, 9));
+    data::Loader val_loader(ds, loader_options(cfg, false, 9));
+    Trainer t(model, train_loader, &val_loader, quiet_options(run_b, schedule, 3), data::shapes_class_names());
+    t.resume(latest_checkpoint(run_b));
+    CHECK(t.epochs_done() == 1);
+    t.run();
+    REQUIRE(t.steps().size() == steps_a.size());
+    for (size_t i = 0; i < steps_a.size(); ++i) CHECK(t.steps()[i].losses == steps_a[i].losses);
+  }
+  const TensorMap a = load_tensors(checkpoint_path(run_a, 2)), b = load_tensors(checkpoint_path(run_b, 2));
+  REQUIRE(a.size() == b.size());
+  int64_t differing = 0;
+  for (const auto& [name, ta] : a) {
+    const Tensor d = b.at(name);
+    differing += ta.numel() != d.numel() || std::memcmp(ta.contiguous().raw_data(), d.contiguous().raw_data(), ta.nbytes()) != 0;
+  }
+  CHECK(differing == 0);
+}
+
+// Two photos, one model and its training loader, no validation: for runs that only look at the training side.
+struct TwoPhotoRun {
+  test::TempDir dir;
+  data::Dataset ds = shapes_dataset(dir.path / "data", 2);
+  maskrcnn::MaskRCNN model;
+  data::Loader loader;
+  explicit TwoPhotoRun(const maskrcnn::Config& cfg) : model(cfg), loader(ds, loader_options(cfg, true, 1)) {}
+  std::string run_dir() const { return (dir.path / "run").string(); }
+  Trainer trainer(const std::string& schedule, int64_t steps) {
+    return Trainer(model, loader, nullptr, quiet_options(run_dir(), parse_schedule(schedule, 1), steps),
+                   data::shapes_class_names());
+  }
+};
+
+TEST_CASE("a heads phase leaves the backbone untouched; the loss falls on a photo seen again and again") {
+  TwoPhotoRun r(tiny_config());
+  const Tensor backbone_before = r.model.state_dict().at("backbone.body.layer1.0.conv1.weight").clone();
+  const Tensor head_before = r.model.state_dict().at("roi_heads.box_head.fc6.weight").clone();
+  Trainer t = r.trainer("heads:2:0.02", 8);
+  t.run();
+  const auto state = r.model.state_dict();
+  CHECK(max_abs_diff(state.at("backbone.body.layer1.0.conv1.weight"), backbone_before) == 0.0);
+  CHECK(max_abs_diff(state.at("roi_heads.box_head.fc6.weight"), head_before) > 0.0);
+  const auto& e = t.epochs();
+  REQUIRE(e.size() == 2);
+  CHECK(e[1].val.empty());
+  CHECK(e[1].train.at("loss") < 0.7 * t.steps().front().losses.at("loss"));
+}
+
+TEST_CASE("a diverging run stops with a message naming the epoch and step, and writes no checkpoint for it") {
+  maskrcnn::Config cfg = tiny_config();
+  cfg.GRADIENT_CLIP_NORM = 0;
+  TwoPhotoRun r(cfg);
+  Trainer t = r.trainer("all:1:1e12", 6);
+  CHECK_THROWS_WITH_AS(t.run(), doctest::Contains("training diverged"), std::runtime_error);
+  CHECK_THROWS_AS(latest_checkpoint(r.run_dir()), std::runtime_error);
+}

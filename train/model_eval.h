@@ -1,0 +1,13 @@
+// A model's accuracy on an annotated dataset: every photo through detection (eval mode, the model's own
+// resize), its masks and boxes scored against the ground truth with COCO's AP (evaluate.h).
+#pragma once
+#include "data/dataset.h"
+#include "models/maskrcnn/maskrcnn.h"
+#include "train/evaluate.h"
+
+namespace mrc::train {
+
+// Restores the model's train/eval mode afterwards. progress: a bar on stderr.
+Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
+
+}  // namespace mrc::train

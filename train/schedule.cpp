@@ -1,0 +1,108 @@
+// Parsing and walking training schedules (see schedule.h).
+#include "train/schedule.h"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "models/maskrcnn/maskrcnn.h"
+
+namespace mrc::train {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) parts.push_back(cur);
+  if (!s.empty() && s.back() == sep) parts.emplace_back();
+  return parts;
+}
+
+double parse_number(const std::string& s, const std::string& where) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty() || !std::isfinite(v))
+    throw std::invalid_argument(where + ": expected a number, got \"" + s + "\"");
+  return v;
+}
+
+double parse_lr(const std::string& s, double base_lr, const std::string& where) {
+  double lr = 0;
+  if (s == "LR") {
+    lr = base_lr;
+  } else if (s.rfind("LR/", 0) == 0) {
+    const double div = parse_number(s.substr(3), where + " (divisor of LR)");
+    if (div <= 0) throw std::invalid_argument(where + ": the divisor of LR must be positive, got \"" + s + "\"");
+    lr = base_lr / div;
+  } else {
+    lr = parse_number(s, where);
+  }
+  if (!(lr > 0)) throw std::invalid_argument(where + ": the learning rate must be positive, got \"" + s + "\"");
+  return lr;
+}
+
+}  // namespace
+
+std::vector<Phase> parse_schedule(const std::string& text, double base_lr) {
+  if (text.empty()) throw std::invalid_argument("schedule: empty; expected GROUP:EPOCHS:LR[,GROUP:EPOCHS:LR...]");
+  std::vector<Phase> phases;
+  const std::vector<std::string> items = split(text, ',');
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string where = "schedule phase " + std::to_string(i + 1) + " \"" + items[i] + "\"";
+    const std::vector<std::string> f = split(items[i], ':');
+    if (f.size() != 3) throw std::invalid_argument(where + ": expected GROUP:EPOCHS:LR, e.g. heads:2:LR/10");
+    Phase p;
+    p.layers = f[0];
+    try {
+      maskrcnn::MaskRCNN::layer_group_regex(p.layers);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + ": " + e.what());
+    }
+    const double epochs = parse_number(f[1], where + " (epochs)");
+    if (epochs < 1 || epochs != std::floor(epochs))
+      throw std::invalid_argument(where + ": epochs must be a positive integer, got \"" + f[1] + "\"");
+    p.epochs = int64_t(epochs);
+    p.lr = parse_lr(f[2], base_lr, where + " (learning rate)");
+    phases.push_back(p);
+  }
+  return phases;
+}
+
+std::string schedule_to_string(const std::vector<Phase>& phases) {
+  std::ostringstream out;
+  for (size_t i = 0; i < phases.size(); ++i)
+    out << (i ? "," : "") << phases[i].layers << ':' << phases[i].epochs << ':' << phases[i].lr;
+  return out.str();
+}
+
+std::vector<Phase> study_schedule(double base_lr, int64_t epochs_per_phase) {
+  return {{"heads", epochs_per_phase, base_lr / 10}, {"heads", epochs_per_phase, base_lr / 100},
+          {"all", epochs_per_phase, base_lr / 100}};
+}
+
+SchedulePosition locate_epoch(const std::vector<Phase>& phases, int64_t epoch) {
+  SchedulePosition pos;
+  for (; pos.phase < phases.size(); ++pos.phase) {
+    if (epoch < phases[pos.phase].epochs) {
+      pos.epoch_in_phase = epoch;
+      return pos;
+    }
+    epoch -= phases[pos.phase].epochs;
+  }
+  pos.epoch_in_phase = epoch;
+  return pos;
+}
+
+int64_t total_epochs(const std::vector<Phase>& phases) {
+  int64_t n = 0;
+  for (const Phase& p : phases) n += p.epochs;
+  return n;
+}
+
+}  // namespace mrc::train

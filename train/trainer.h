@@ -1,0 +1,96 @@
+// The Mask R-CNN training loop of the Keras study: phases of layer groups and learning rates
+// (schedule.h), STEPS_PER_EPOCH steps an epoch with SGD or Adam, gradient clipping, the five weighted
+// losses, validation losses each epoch, a checkpoint each epoch, and the history as CSV and PNG plots.
+//
+// A run folder holds:
+//   config.json, classes.json        the model's settings and class names (for mrc-predict)
+//   checkpoints/epoch_NNNN.safetensors  weights + optimizer state + history after epoch NNNN (1-based)
+//   history.csv                      one row per step: epoch, phase, layers, lr, the five losses, total
+//   epochs.csv                       one row per epoch: mean training and validation losses, seconds
+//   loss.png, losses.png             the curves (total; each loss by name)
+// Every file is written atomically. A run resumes from any of its checkpoints and then repeats the
+// same steps it would have taken without the interruption (the loader's batches and the model's
+// sampling draws are functions of the seed and the step).
+#pragma once
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "models/maskrcnn/maskrcnn.h"
+#include "optim/optimizer.h"
+#include "train/schedule.h"
+
+namespace mrc::train {
+
+struct TrainOptions {
+  std::string optimizer = "sgd";   // "sgd" (momentum LEARNING_MOMENTUM) or "adam"; WEIGHT_DECAY applies to both
+  std::vector<Phase> schedule;
+  int64_t steps_per_epoch = 0;     // 0: the config's STEPS_PER_EPOCH
+  int64_t validation_steps = -1;   // -1: the config's VALIDATION_STEPS (capped at the validation set's batches)
+  std::string out_dir;             // the run folder (created if missing)
+  bool progress = true;            // progress bar on stderr
+  std::FILE* log = stdout;         // one summary line per epoch (nullptr: silent)
+};
+
+struct StepRecord {
+  int64_t step = 0;                // 1-based, over the whole run
+  int64_t epoch = 0;               // 1-based
+  double lr = 0;
+  std::map<std::string, double> losses;  // the five by name (unweighted) and "loss" (weighted total)
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;               // 1-based
+  std::string layers;
+  double lr = 0;
+  std::map<std::string, double> train, val;  // means over the epoch; "loss" is the weighted total
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  // The loaders must use train::loader_options' settings (images on [0, 1], not resized). val may be null.
+  Trainer(maskrcnn::MaskRCNN& model, data::Loader& train_loader, data::Loader* val_loader, TrainOptions options,
+          std::vector<std::string> class_names);
+  ~Trainer();
+
+  // Restores weights, optimizer state and history from a checkpoint of this run's kind and continues
+  // after its epoch. Throws std::runtime_error naming the file when it does not fit.
+  void resume(const std::string& checkpoint_path);
+  // Trains from the next epoch to the end of the schedule. Throws std::runtime_error naming the epoch
+  // and step when a loss becomes non-finite (nothing is written for that epoch).
+  void run();
+
+  int64_t epochs_done() const { return epochs_done_; }
+  const std::vector<StepRecord>& steps() const { return steps_; }
+  const std::vector<EpochRecord>& epochs() const { return epochs_; }
+  Optimizer& optimizer() { return *optimizer_; }
+
+ private:
+  void train_epoch(int64_t epoch);
+  std::map<std::string, double> validate(int64_t epoch);
+  data::Batch next_train_batch();
+  void write_outputs(int64_t epoch) const;
+
+  maskrcnn::MaskRCNN& model_;
+  data::Loader& train_loader_;
+  data::Loader* val_loader_;
+  TrainOptions options_;
+  std::vector<std::string> class_names_;
+  std::unique_ptr<Optimizer> optimizer_;
+  int64_t epochs_done_ = 0;
+  int64_t loader_epoch_ = -1;      // the training loader's current epoch
+  int64_t loader_batches_ = 0;     // batches taken from it
+  std::vector<StepRecord> steps_;
+  std::vector<EpochRecord> epochs_;
+};
+
+// checkpoints/epoch_NNNN.safetensors of a run folder.
+std::string checkpoint_path(const std::string& run_dir, int64_t epoch);
+// The checkpoint with the highest epoch in a run folder; throws naming the folder when there is none.
+std::string latest_checkpoint(const std::string& run_dir);
+
+}  // namespace mrc::train
