@@ -63,6 +63,7 @@ bool config_sets_num_classes(const std::string& path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
   std::string train_json, train_images, val_json, val_images, class_attribute = "class", config_path, weights;
   std::string schedule_text, optimizer = "sgd", augment, out_dir, resume, device_name = "cpu";
   std::vector<std::string> sets;
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--class-attribute", class_attribute, "VIA region attribute holding the class name");
   app.add_option("--config", config_path, "model config JSON (keys of configs/maskrcnn_default.json)");
   app.add_option("--set", sets, "override a config key, e.g. --set LEARNING_RATE=0.002 --set "
-                                "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}'");
+                                "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}'")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--weights", weights, "starting weights (safetensors of torchvision names)");
   app.add_option("--schedule", schedule_text, "phases GROUP:EPOCHS:LR,... with GROUP heads|3+|4+|5+|all and LR a "
                                               "number or LR/k (LR = LEARNING_RATE); default: the study's three phases");
