@@ -103,9 +103,9 @@ Tensor per_channel(int64_t c, DType dtype, F f) {  // a host vector of c values 
 
 std::vector<double> host(const Tensor& t) { return t.defined() ? t.to_vector<double>() : std::vector<double>(); }
 
-Tensor affine_raw(const Tensor& x, const Tensor& scale, const Tensor& shift) {
+Tensor affine_raw(const Tensor& x, const Tensor& scale, const Tensor& shift, bool fused = false) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (out.numel()) cpu::channel_affine(x, scale, shift, out);
+  if (out.numel()) cpu::channel_affine(x, scale, shift, out, fused);
   return out;
 }
 
@@ -127,28 +127,52 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   if (x.is_cuda()) return batch_norm_composed(x, weight, bias, running_mean, running_var, training, momentum, eps);
 
   const Tensor xc = x.detach().contiguous();
-  Tensor mean, var;
+  // Statistics, scale and shift rounded step by step as torch 1.13's CPU kernel (its AVX2 build contracts a*b+c
+  // into fma): var = var_sum / count in x's type, invstd = 1 / sqrt(var + eps) in double (training) or in x's type
+  // from running_var (eval); scale = invstd * weight in x's type; shift = fma(-mean, scale, bias); out = fma(x,
+  // scale, shift); running mean momentum * mean + (1 - momentum) * running_mean and running var
+  // fma(momentum, unbiased var, (1 - momentum) * running_var), in x's type. Bit-exact for 4-D float32 input (test_norm); 2-D input
+  // takes another torch kernel whose sums differ in order (within 1e-5 relative).
+  Tensor mean, invstd;
+  const bool single = x.dtype() == DType::Float32;
+  auto in_type = [single](double v) { return single ? double(float(v)) : v; };
+  auto fma_in_type = [single](double a, double b, double c) {
+    return single ? double(std::fma(float(a), float(b), float(c))) : std::fma(a, b, c);
+  };
   if (training) {
     mean = Tensor::empty({c}, x.dtype());
-    var = Tensor::empty({c}, x.dtype());
-    cpu::channel_moments(xc, mean, var);
+    Tensor var_sum = Tensor::empty({c}, x.dtype());
+    cpu::channel_moments(xc, mean, var_sum);
+    const auto vs = host(var_sum), mh = host(mean);
+    invstd = per_channel(c, x.dtype(), [&](int64_t i) {
+      return 1.0 / std::sqrt(in_type(vs[size_t(i)] / in_type(double(count))) + eps);
+    });
     if (running_mean.defined() && running_var.defined()) {
       NoGradGuard ng;
-      Tensor rm = running_mean, rv = running_var;
-      rm.mul_(1 - momentum).add_(mean, momentum);
-      rv.mul_(1 - momentum).add_(var, momentum * double(count) / double(count - 1));  // unbiased, as torch
+      const auto rm = host(running_mean), rv = host(running_var);
+      const double keep = in_type(1 - momentum), take = in_type(momentum);  // running statistics in x's type
+      Tensor(running_mean).copy_(per_channel(c, running_mean.dtype(), [&](int64_t i) {
+        return in_type(in_type(take * mh[size_t(i)]) + in_type(keep * rm[size_t(i)]));
+      }).to(running_mean.device()));
+      Tensor(running_var).copy_(per_channel(c, running_var.dtype(), [&](int64_t i) {  // unbiased, as torch
+        const double unbiased = in_type(vs[size_t(i)] / in_type(double(count - 1)));
+        return fma_in_type(take, unbiased, in_type(keep * rv[size_t(i)]));
+      }).to(running_var.device()));
     }
   } else {
     mean = running_mean.detach().contiguous().clone();
-    var = running_var;
+    const auto v = host(running_var);
+    invstd = per_channel(c, x.dtype(), [&](int64_t i) {
+      return in_type(1.0 / in_type(std::sqrt(in_type(v[size_t(i)] + in_type(eps)))));
+    });
   }
-  const auto v = host(var);
-  const Tensor invstd = per_channel(c, x.dtype(), [&](int64_t i) { return 1.0 / std::sqrt(v[size_t(i)] + eps); });
   const auto m = host(mean), is = host(invstd), w = host(weight), b = host(bias);
-  const Tensor scale = per_channel(c, x.dtype(), [&](int64_t i) { return is[size_t(i)] * (w.empty() ? 1.0 : w[size_t(i)]); });
+  const Tensor scale = per_channel(c, x.dtype(), [&](int64_t i) { return in_type(is[size_t(i)] * (w.empty() ? 1.0 : w[size_t(i)])); });
   const auto sc = host(scale);
-  const Tensor shift = per_channel(c, x.dtype(), [&](int64_t i) { return (b.empty() ? 0.0 : b[size_t(i)]) - m[size_t(i)] * sc[size_t(i)]; });
-  Tensor out = affine_raw(xc, scale, shift);
+  const Tensor shift = per_channel(c, x.dtype(), [&](int64_t i) {
+    return fma_in_type(-m[size_t(i)], sc[size_t(i)], b.empty() ? 0.0 : b[size_t(i)]);
+  });
+  Tensor out = affine_raw(xc, scale, shift, true);
 
   const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
   if (!(need_x || need_w || need_b)) return out;

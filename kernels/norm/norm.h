@@ -23,10 +23,11 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 
 namespace cpu {
 // Every tensor contiguous; x, dy, out, grad_x viewed as [N, C, S]; per-channel vectors [C] in x's dtype.
-// out = x * scale[c] + shift[c] (shift may be undefined: 0).
-void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& out);
-// Mean and biased variance of each channel over N and S.
-void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var);
+// out = x * scale[c] + shift[c] (shift may be undefined: 0), rounded once (fma) when fused.
+void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& out, bool fused = false);
+// Mean and sum of squared deviations of each channel over N and S, rounded as torch's CPU batch norm does
+// (sums in double; the mean and each squared deviation in x's type).
+void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var_sum);
 // sum_dy[c] = sum(dy), sum_dy_xhat[c] = sum(dy * (x - mean[c]) * invstd[c]).
 void batch_norm_grad_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& invstd,
                           const Tensor& sum_dy, const Tensor& sum_dy_xhat);

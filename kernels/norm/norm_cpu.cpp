@@ -38,7 +38,7 @@ double sum8(const T* p, int64_t n, F f) {
 
 }  // namespace
 
-void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& out) {
+void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, const Tensor& out, bool fused) {
   const Dims d = dims_of(x);
   MRC_DISPATCH_FLOATING(x.dtype(), "channel_affine", [&] {
     using T = scalar_t;
@@ -53,30 +53,37 @@ void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, c
         const T a = sc[c], b = sh ? sh[c] : T(0);
         const T* src = xp + pl * d.S;
         T* dst = op + pl * d.S;
-        for (int64_t i = 0; i < d.S; ++i) dst[i] = src[i] * a + b;
+        if (fused)
+          for (int64_t i = 0; i < d.S; ++i) dst[i] = std::fma(src[i], a, b);
+        else
+          for (int64_t i = 0; i < d.S; ++i) dst[i] = src[i] * a + b;
       }
     });
   });
 }
 
-void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var) {
+void channel_moments(const Tensor& x, const Tensor& mean, const Tensor& var_sum) {
   const Dims d = dims_of(x);
   MRC_DISPATCH_FLOATING(x.dtype(), "batch_norm", [&] {
     using T = scalar_t;
     const T* xp = x.data<T>();
     T* mp = mean.data<T>();
-    T* vp = var.data<T>();
+    T* vp = var_sum.data<T>();
     const double count = double(d.N * d.S);
     parallel_for(d.C, grain(d.C, d.N * d.S), [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         double s = 0;
         for (int64_t n = 0; n < d.N; ++n) s += sum8(xp + (n * d.C + c) * d.S, d.S, [](double v, int64_t) { return v; });
-        const double m = s / count;
+        // torch's rounding: the mean rounded to x's type, each squared deviation computed in x's type
+        const T m = T(s / count);
         double q = 0;
         for (int64_t n = 0; n < d.N; ++n)
-          q += sum8(xp + (n * d.C + c) * d.S, d.S, [m](double v, int64_t) { return (v - m) * (v - m); });
-        mp[c] = T(m);
-        vp[c] = T(q / count);
+          q += sum8(xp + (n * d.C + c) * d.S, d.S, [m](double v, int64_t) {
+            const T dev = T(v) - m;
+            return double(T(dev * dev));
+          });
+        mp[c] = m;
+        vp[c] = T(q);
       }
     });
   });
