@@ -106,6 +106,28 @@ TEST_CASE("shapes -> train (two phases, validation, evaluation) -> predict -> ev
     CHECK(d.at("score").get<double>() >= 0.0);
   }
 
+  // The same photos as a raw RGB24 stream on standard input (as ffmpeg -f rawvideo -pix_fmt rgb24 writes a video).
+  {
+    std::ofstream raw(ws.dir / "frames.rgb", std::ios::binary);
+    for (const char* stem : {"shapes_00000", "shapes_00001", "shapes_00002"}) {
+      data::DecodeOptions rgb;
+      rgb.channels = 3;
+      const data::Image photo = data::decode_image((ws.dir / "val" / (std::string(stem) + ".jpg")).string(), rgb);
+      raw.write(reinterpret_cast<const char*>(photo.pixels.data()), std::streamsize(photo.pixels.size()));
+    }
+  }
+  r = ws.run("mrc-predict", "--run " + quoted(run_sgd) + " --raw-size 96x64 - --quiet --out " + quoted(ws.dir / "pred_raw") +
+                                " < " + quoted(ws.dir / "frames.rgb"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(read_json(ws.dir / "pred_raw" / "timing.json").at("images").size() == 3);
+  CHECK(fs::exists(ws.dir / "pred_raw" / "overlays" / "frame_000003.png"));
+  // the same pixels give the same detections; only the names differ (frame_000001 for shapes_00000.jpg ...)
+  nlohmann::json from_raw = read_json(ws.dir / "pred_raw" / "detections.json"), from_files = read_json(pred / "detections.json");
+  for (auto* list : {&from_raw, &from_files})
+    for (auto& d : *list) d.erase("image");
+  CHECK(from_raw == from_files);
+
   r = ws.run("mrc-evaluate", "--run " + quoted(run_sgd) + " --data " + quoted(ws.dir / "val/via_region_data.json") +
                                  " --quiet --out " + quoted(ws.dir / "eval2.json"));
   REQUIRE(r.code == 0);
