@@ -22,6 +22,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return out;
 }
 
+bool broadcasts_to(const Shape& s, const Shape& t) {
+  if (s.size() > t.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const int64_t a = s[s.size() - 1 - i], b = t[t.size() - 1 - i];
+    if (a != 1 && a != b) return false;
+  }
+  return true;
+}
+
 namespace {
 
 Tensor raw_unary(UnaryOp op, const Tensor& x, double p0 = 0, double p1 = 0) {

@@ -6,6 +6,7 @@
 namespace mrc {
 
 Shape broadcast_shapes(const Shape& a, const Shape& b);  // throws naming both shapes
+bool broadcasts_to(const Shape& s, const Shape& t);      // s broadcasts to exactly t
 
 Tensor neg(const Tensor& x);
 Tensor abs(const Tensor& x);

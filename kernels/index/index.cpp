@@ -13,16 +13,6 @@ namespace mrc {
 
 namespace {
 
-// True when a tensor of shape s broadcasts to exactly shape t.
-bool broadcasts_to(const Shape& s, const Shape& t) {
-  if (s.size() > t.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const int64_t a = s[s.size() - 1 - i], b = t[t.size() - 1 - i];
-    if (a != 1 && a != b) return false;
-  }
-  return true;
-}
-
 // The index as contiguous int64 on x's device, or a clear error.
 Tensor as_index(const char* op, const Tensor& index, const Tensor& x, const char* arg = "index") {
   check_defined(op, index, arg);
