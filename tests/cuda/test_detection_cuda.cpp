@@ -13,6 +13,7 @@ TEST_CASE("detection ops on CUDA (skipped: built without CUDA)") { MESSAGE("mask
 #include <random>
 #include <vector>
 
+#include "cuda_test_util.h"
 #include "detection_test_util.h"
 #include "kernels/anchors/anchors.h"
 #include "kernels/box_ops/box_ops.h"
@@ -26,15 +27,6 @@ using namespace mrc::kernels;
 using mrc::test::expect_close;
 
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    MESSAGE("no CUDA device visible: skipped");
-    return false;
-  }
-  return true;
-}
 
 template <class T>
 struct Dev {
@@ -88,7 +80,7 @@ std::vector<float> random_boxes(int64_t n, float size, float min_side = 4.f, flo
 }  // namespace
 
 TEST_CASE("roi_align and multi-scale roi_align: CUDA equals CPU") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const FeatureShape s{2, 16, 40, 52};
   const std::vector<float> x = randn(size_t(s.numel()));
   for (const RoiAlignParams& p : {RoiAlignParams{7, 7, 0.25, 2, false}, RoiAlignParams{14, 14, 0.25, -1, true},
@@ -153,7 +145,7 @@ TEST_CASE("roi_align and multi-scale roi_align: CUDA equals CPU") {
 }
 
 TEST_CASE("nms and batched_nms: CUDA keeps exactly what the CPU keeps") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   auto check_nms = [](int64_t n, double thr, bool ties, const std::vector<int64_t>* cats) {
     CAPTURE(n);
     CAPTURE(ties);
@@ -190,7 +182,7 @@ TEST_CASE("nms and batched_nms: CUDA keeps exactly what the CPU keeps") {
 }
 
 TEST_CASE("anchors, box ops and the matcher: CUDA equals CPU") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const std::vector<float> cell = cell_anchors({32, 45}, {0.5, 1.0, 2.0});
   const AnchorGrid g = anchor_grid(800, 1216, 200, 304);
   std::vector<float> a(size_t(4 * g.count(6)));
@@ -242,7 +234,7 @@ TEST_CASE("anchors, box ops and the matcher: CUDA equals CPU") {
 }
 
 TEST_CASE("mask targets and pasting: CUDA equals CPU") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const int64_t ng = 5, h = 60, w = 80, nb = 40, m = 28;
   std::vector<uint8_t> gt(size_t(ng * h * w));
   std::bernoulli_distribution coin(0.4);

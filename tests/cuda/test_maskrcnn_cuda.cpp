@@ -12,6 +12,7 @@ TEST_CASE("Mask R-CNN on CUDA (skipped: built without CUDA)") { MESSAGE("maskrcn
 #include <string>
 #include <vector>
 
+#include "cuda_test_util.h"
 #include "kernels/ops.h"
 #include "models/maskrcnn/maskrcnn.h"
 #include "torch_compare.h"
@@ -20,15 +21,6 @@ using namespace mrc;
 using namespace mrc::maskrcnn;
 
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    MESSAGE("no CUDA device visible: skipped");
-    return false;
-  }
-  return true;
-}
 
 Config small_config() {
   Config c;
@@ -56,7 +48,7 @@ std::pair<std::vector<Tensor>, std::vector<Target>> inputs() {
 }  // namespace
 
 TEST_CASE("Mask R-CNN inference on CUDA equals the CPU model") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const Config c = small_config();
   MaskRCNN cpu(c), gpu(c);
   gpu.to(Device::cuda());
@@ -81,7 +73,7 @@ TEST_CASE("Mask R-CNN inference on CUDA equals the CPU model") {
 }
 
 TEST_CASE("Mask R-CNN training on CUDA equals the CPU model (same sampler choices)") {
-  if (!have_gpu()) return;
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const Config c = small_config();
   MaskRCNN cpu(c), gpu(c);
   gpu.to(Device::cuda());
