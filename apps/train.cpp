@@ -13,6 +13,7 @@
 #include "data/load_dataset.h"
 #include "data/split.h"
 #include "models/maskrcnn/maskrcnn.h"
+#include "optim/checkpoint.h"
 #include "tensor/parallel.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
@@ -43,9 +44,8 @@ void apply_overrides(maskrcnn::Config& cfg, const std::vector<std::string>& sets
   cfg = maskrcnn::config_from_json(j, "--set");
 }
 
-// Leaves the class-specific predictors out when the weight file was trained for another class count.
-std::vector<std::string> weights_exclusions(const std::string& path, int64_t num_classes) {
-  const TensorMap w = load_tensors(path);
+// Leaves the class-specific predictors out when the weights were trained for another class count.
+std::vector<std::string> weights_exclusions(const TensorMap& w, int64_t num_classes) {
   const auto it = w.find("roi_heads.box_predictor.cls_score.weight");
   if (it != w.end() && it->second.size(0) == num_classes) return {};
   return maskrcnn::MaskRCNN::class_specific_layers();
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   app.add_option("--set", sets, "override a config key, e.g. --set LEARNING_RATE=0.002 --set "
                                 "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}'")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--weights", weights, "starting weights (safetensors of torchvision names)");
+  app.add_option("--weights", weights, "starting weights: converted torchvision weights (tools/convert_torchvision.py) or a mrc-train checkpoint");
   app.add_option("--schedule", schedule_text, "phases GROUP:EPOCHS:LR,... with GROUP heads|3+|4+|5+|all and LR a "
                                               "number or LR/k (LR = LEARNING_RATE); default: the study's three phases");
   app.add_option("--epochs-per-phase", study_epochs, "epochs of each of the study's phases (heads LR/10, heads LR/100, all "
@@ -141,8 +141,10 @@ int main(int argc, char** argv) {
 
     maskrcnn::MaskRCNN model(cfg);
     if (!weights.empty() && resume.empty()) {
-      const std::vector<std::string> exclude = weights_exclusions(weights, cfg.NUM_CLASSES);
-      model.load_weights(weights, exclude);
+      TensorMap w = load_tensors(weights);  // read once: its class count decides the exclusions
+      std::erase_if(w, [](const auto& e) { return e.first.rfind(kOptimizerPrefix, 0) == 0; });  // a mrc-train checkpoint
+      const std::vector<std::string> exclude = weights_exclusions(w, cfg.NUM_CLASSES);
+      model.load_weights(w, weights, exclude);
       std::printf("weights: %s%s\n", weights.c_str(), exclude.empty() ? "" : " (class-specific predictors left out)");
     }
     model.to(device);

@@ -65,6 +65,15 @@ TEST_CASE("shapes -> train (two phases, validation, evaluation) -> predict -> ev
   CHECK(ev.at("images") == 3);
   CHECK(ev.at("segm").at("AP50").get<double>() >= 0.0);
 
+  // A new run started from the first one's weights (a mrc-train checkpoint: its optimizer state is left out).
+  r = ws.run("mrc-train", data + " --weights " + quoted(run_sgd / "checkpoints/epoch_0002.safetensors") +
+                                 " --schedule heads:1:LR --steps-per-epoch 1 --validation-steps 0 --quiet --out " +
+                                 quoted(ws.dir / "finetune"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("weights: ") != std::string::npos);
+  CHECK(r.out.find("class-specific predictors left out") == std::string::npos);  // same classes: all loaded
+
   // Adam with re-weighted losses, one phase, resumed once.
   const fs::path run_adam = ws.dir / "adam";
   r = ws.run("mrc-train", data + " --optimizer adam --set LEARNING_RATE=0.0001 --set 'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}' "
@@ -170,6 +179,16 @@ TEST_CASE("bad input: exit code 2, one line naming what is wrong, nothing writte
   CHECK(r.code == 2);
   CHECK(r.err.find("no_run") != std::string::npos);
   CHECK_FALSE(fs::exists(ws.dir / "p"));
+
+  r = ws.run("mrc-evaluate", "--run " + quoted(ws.dir / "no_run") + " --data " + quoted(ws.dir / "train/via_region_data.json") +
+                                 " --out " + quoted(ws.dir / "e.json"));
+  CHECK(r.code == 2);
+  CHECK(r.err.find("no_run") != std::string::npos);
+  CHECK_FALSE(fs::exists(ws.dir / "e.json"));
+
+  r = ws.run("mrc-predict", "--run " + quoted(ws.dir / "no_run") + " --raw-size 96 - --out " + quoted(ws.dir / "p2"));
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--raw-size") != std::string::npos);
 
   r = ws.run("mrc-compare", quoted(ws.dir / "train") + " --out " + quoted(ws.dir / "c"));
   CHECK(r.code == 2);

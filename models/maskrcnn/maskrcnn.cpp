@@ -157,7 +157,11 @@ std::vector<std::string> MaskRCNN::class_specific_layers() {
 }
 
 std::vector<std::string> MaskRCNN::load_weights(const std::string& path, const std::vector<std::string>& exclude) {
-  const TensorMap state = load_tensors(path);
+  return load_weights(load_tensors(path), path, exclude);
+}
+
+std::vector<std::string> MaskRCNN::load_weights(const TensorMap& state, const std::string& path,
+                                                const std::vector<std::string>& exclude) {
   std::vector<std::string> ex = exclude;
   ex.push_back(R"(.*\.num_batches_tracked)");  // BatchNorm's step counter: absent from frozen-BN checkpoints
   try {

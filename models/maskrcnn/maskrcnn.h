@@ -13,6 +13,7 @@
 #include "models/maskrcnn/roi_heads.h"
 #include "models/maskrcnn/rpn.h"
 #include "models/maskrcnn/transform.h"
+#include "tensor/serialize.h"
 
 namespace mrc::maskrcnn {
 
@@ -44,6 +45,9 @@ class MaskRCNN : public Module {
   // exclude: regexes of names left as initialised (see class_specific_layers()). Returns the names not
   // loaded. Errors name the file and every missing/unexpected/misshaped tensor.
   std::vector<std::string> load_weights(const std::string& path, const std::vector<std::string>& exclude = {});
+  // The same from tensors already read from `path` (named in errors).
+  std::vector<std::string> load_weights(const TensorMap& state, const std::string& path,
+                                        const std::vector<std::string>& exclude = {});
   void save_weights(const std::string& path) const;
   // The predictors whose shapes depend on NUM_CLASSES (exclude them when the class count changes).
   static std::vector<std::string> class_specific_layers();
