@@ -4,7 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
-#include "kernels/conv/gemm.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/ops.h"
 #include "tensor/parallel.h"
 #include "tensor/serialize.h"
@@ -241,7 +242,7 @@ TEST_CASE("conv2d: every CPU path equals the direct sum; results repeat run to r
     };
     const auto first = run();
     CHECK(run() == first);  // the split depends on shapes and thread count only: same bits every run
-    // another thread count or the AVX2 GEMM build changes the split and the rounding, within float32's
+    // another thread count or another GEMM build changes the split and the rounding, within float32's
     auto near_first = [&](const std::vector<std::vector<float>>& other) {
       for (size_t k = 0; k < 3; ++k) {
         double worst = 0, scale = 0;
@@ -256,9 +257,14 @@ TEST_CASE("conv2d: every CPU path equals the direct sum; results repeat run to r
     set_num_threads(1);
     near_first(run());
     set_num_threads(threads);
-    cpu::gemm_force_baseline(true);
-    near_first(run());
-    cpu::gemm_force_baseline(false);
+    const cpu::CpuIsa isa = cpu::cpu_isa();
+    for (cpu::CpuIsa other : {cpu::CpuIsa::Generic, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
+      if (other == isa || !cpu::cpu_supports(other)) continue;
+      CAPTURE(cpu::cpu_isa_name(other));
+      cpu::set_cpu_isa(other);
+      near_first(run());
+    }
+    cpu::set_cpu_isa(isa);
   }
   MESSAGE("GEMM kernel in use: " << cpu::gemm_isa());
 }

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "kernels/conv/conv.h"
-#include "kernels/conv/gemm.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/conv/im2col.h"
 #include "tensor/parallel.h"
 

@@ -1,8 +1,8 @@
-// CPU GEMM on Eigen (Eigen itself stays single-threaded: EIGEN_DONT_PARALLELIZE). Work units are
-// (batch item, part); a lone large product is cut into two halves along its larger output dim. The cut
-// depends only on the shapes, so every element is computed the same way whatever the thread count.
-#include <Eigen/Core>
-
+// Batched matmul on the CPU through the one GEMM engine (kernels/gemm: Eigen builds picked by cpu_isa()).
+// Work units are (batch item, part); a lone large product is cut into two halves along its larger output
+// dim. The cut depends only on the shapes, so every element is computed the same way whatever the thread
+// count.
+#include "kernels/gemm/gemm.h"
 #include "kernels/linalg/bmm_args.h"
 #include "kernels/linalg/linalg.h"
 #include "tensor/parallel.h"
@@ -11,36 +11,12 @@ namespace mrc::cpu {
 
 namespace {
 
-template <class T, int Order>
-using ConstMat = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, Eigen::Unaligned, Eigen::OuterStride<>>;
+// c[m, n] (+)= a[m, k] @ b[k, n]; c row-major with leading dimension ldc. A column-major operand is the
+// transpose of a row-major one with the same leading dimension.
 template <class T>
-using OutMat = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-// c[m, n] (+)= a[m, k] @ b[k, n]; c row-major with leading dimension ldc.
-template <class T>
-void gemm(const T* a, const MatLayout& la, const T* b, const MatLayout& lb, T* c, int64_t ldc, int64_t m, int64_t n,
+void gemm_layout(const T* a, const MatLayout& la, const T* b, const MatLayout& lb, T* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, bool accumulate) {
-  OutMat<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
-  if (k == 0) {
-    if (!accumulate) cm.setZero();
-    return;
-  }
-  auto run = [&](const auto& am, const auto& bm) {
-    if (accumulate)
-      cm.noalias() += am * bm;
-    else
-      cm.noalias() = am * bm;
-  };
-  auto with_b = [&](const auto& am) {
-    if (lb.row_major)
-      run(am, ConstMat<T, Eigen::RowMajor>(b, k, n, Eigen::OuterStride<>(lb.ld)));
-    else
-      run(am, ConstMat<T, Eigen::ColMajor>(b, k, n, Eigen::OuterStride<>(lb.ld)));
-  };
-  if (la.row_major)
-    with_b(ConstMat<T, Eigen::RowMajor>(a, m, k, Eigen::OuterStride<>(la.ld)));
-  else
-    with_b(ConstMat<T, Eigen::ColMajor>(a, m, k, Eigen::OuterStride<>(la.ld)));
+  cpu::gemm<T>(!la.row_major, !lb.row_major, m, n, k, a, la.ld, b, lb.ld, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -71,13 +47,13 @@ void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
         const T* bi = bp + i * sb;
         T* ci = cp + i * m * n;
         if (parts == 1) {
-          gemm<T>(ai, la, bi, lb, ci, n, m, n, k, accumulate);
+          gemm_layout<T>(ai, la, bi, lb, ci, n, m, n, k, accumulate);
         } else {
           const int64_t lo = p * half, len = std::min(extent, lo + half) - lo;
           if (split_cols)
-            gemm<T>(ai, la, bi + lo * b_col, lb, ci + lo, n, m, len, k, accumulate);
+            gemm_layout<T>(ai, la, bi + lo * b_col, lb, ci + lo, n, m, len, k, accumulate);
           else
-            gemm<T>(ai + lo * a_row, la, bi, lb, ci + lo * n, n, len, n, k, accumulate);
+            gemm_layout<T>(ai + lo * a_row, la, bi, lb, ci + lo * n, n, len, n, k, accumulate);
         }
       }
     });

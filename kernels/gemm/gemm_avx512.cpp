@@ -1,5 +1,5 @@
 // gemm() built for AVX-512 inside a library compiled for x86-64-v3, used only where the CPU has it
-// (gemm_avx2.cpp decides). Eigen's AVX-512 kernel runs about twice as fast as its AVX2 one here.
+// (gemm_dispatch.cpp decides, from cpu_isa()). Eigen's AVX-512 kernel runs about twice as fast as its AVX2 one here.
 //
 // How: every standard header Eigen needs is included first, with the baseline target, so no inline
 // standard-library code gets AVX-512 instructions. Then the AVX-512 target is switched on for the
@@ -32,20 +32,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "kernels/conv/gemm.h"
-
-namespace mrc::cpu::gemm_avx512 {
-bool available() {
-#if defined(__GNUC__) && defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-#else
-  return false;
-#endif
-}
-}  // namespace mrc::cpu::gemm_avx512
-
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX512F__)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd")
@@ -63,7 +49,7 @@ bool available() {
 #include <Eigen/Core>
 
 #define MRC_GEMM_NS gemm_avx512
-#include "kernels/conv/gemm_eigen.h"
+#include "kernels/gemm/gemm_eigen.h"
 
 #ifdef MRC_GEMM_AVX512_PRAGMA
 #pragma GCC diagnostic pop

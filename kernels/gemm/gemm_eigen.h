@@ -1,5 +1,5 @@
-// The body of gemm() on Eigen maps, included by gemm_avx2.cpp and gemm_avx512.cpp, each compiling it
-// for its instruction set inside its own namespace (MRC_GEMM_NS).
+// The body of gemm() on Eigen maps, included by gemm_generic.cpp, gemm_avx2.cpp and gemm_avx512.cpp, each
+// compiling it for its instruction set inside its own namespace (MRC_GEMM_NS).
 #include <cstdint>
 
 namespace mrc::cpu::MRC_GEMM_NS {
