@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <cmath>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "kernels/ops.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
+#include "tolerance.h"
 
 namespace mrc::test {
 
@@ -57,6 +60,73 @@ inline void against_torch(const std::map<std::string, Tensor>& ref, const std::s
   if (wrt.empty()) return;
   const auto grads = grad(sum(mul(out, ref.at(name + ".w"))), wrt);
   for (size_t i = 0; i < wrt.size(); ++i) expect_close(grads[i], ref.at(name + ".grad." + names[i]), bwd_rtol, name + " grad " + names[i]);
+}
+
+// Element i of `got` passes when |got_i - want_i| <= bound_i. Returns the worst |got_i - want_i| / bound_i
+// (elements with a zero bound must match exactly).
+inline double expect_within(const Tensor& got, const Tensor& want, const std::vector<double>& bound, const std::string& what) {
+  REQUIRE_MESSAGE(got.shape() == want.shape(), what << ": shape " << shape_str(got.shape()) << " vs " << shape_str(want.shape()));
+  const auto g = got.to_vector<double>(), w = want.to_vector<double>();
+  double worst = 0;
+  int bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double err = std::abs(g[i] - w[i]);
+    if (err > bound[i] || std::isnan(g[i])) {
+      if (bad++ < 3) MESSAGE(what << "[" << i << "]: " << g[i] << " vs " << w[i] << ", bound " << bound[i]);
+      worst = std::max(worst, bound[i] > 0 ? err / bound[i] : HUGE_VAL);
+    } else if (bound[i] > 0) {
+      worst = std::max(worst, err / bound[i]);
+    }
+  }
+  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << g.size() << " elements beyond the rounding bound");
+  return worst;
+}
+
+// Worst error over bound seen by against_float64_torch, per dtype of our run (the tests print it).
+struct RoundingReport {
+  double float32 = 0, float64 = 0;
+  std::string float32_at, float64_at;
+  void add(DType dt, double ratio, const std::string& what) {
+    double& r = dt == DType::Float32 ? float32 : float64;
+    if (ratio >= r) {
+      r = ratio;
+      (dt == DType::Float32 ? float32_at : float64_at) = what;
+    }
+  }
+  std::string str() const {
+    std::ostringstream s;
+    s << "worst error / rounding bound: float32 " << float32 << " (" << float32_at << "), float64 " << float64 << " ("
+      << float64_at << ")";
+    return s.str();
+  }
+};
+
+// A case of a float64 fixture written by torch_ref.Recorder.record_multilinear, run twice: in float64 and in
+// float32 (the inputs are float32 numbers, so both start from the reference's inputs). Output and gradients of
+// sum(out * w) must lie within rounding_bound(terms, magnitude, u) of the reference (tests/tolerance.h), plus
+// the reference's own u64 bound.
+inline void against_float64_torch(const std::map<std::string, Tensor>& ref, const std::string& name,
+                                  const std::vector<std::pair<std::string, std::string>>& inputs,
+                                  const std::function<Tensor(const std::vector<Tensor>&)>& f, RoundingReport* report = nullptr) {
+  auto check = [&](const Tensor& got, const std::string& key, DType dt, const std::string& what) {
+    const auto terms = ref.at(key + ".terms").to_vector<double>(), mag = ref.at(key + ".mag").to_vector<double>();
+    const double u = dt == DType::Float32 ? kUnitRoundoff32 : kUnitRoundoff64;
+    std::vector<double> bound(terms.size());
+    for (size_t i = 0; i < bound.size(); ++i)
+      bound[i] = rounding_bound(terms[i], mag[i], u) + rounding_bound(terms[i], mag[i], kUnitRoundoff64);
+    const double r = expect_within(got, ref.at(key), bound, what);
+    if (report) report->add(dt, r, what);
+  };
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    const std::string tag = name + (dt == DType::Float32 ? " float32" : " float64");
+    std::vector<Tensor> xs;
+    for (const auto& in : inputs) xs.push_back(ref.at(in.second).clone().to(dt).requires_grad_());
+    const Tensor out = f(xs);
+    REQUIRE_MESSAGE(out.dtype() == dt, tag << ": result dtype");
+    check(out, name + ".out", dt, tag + " forward");
+    const auto grads = grad(sum(mul(out, ref.at(name + ".w").to(dt))), xs);
+    for (size_t i = 0; i < xs.size(); ++i) check(grads[i], name + ".grad." + inputs[i].first, dt, tag + " grad " + inputs[i].first);
+  }
 }
 
 // Names the parts of a case in a TorchRefs file, and how close ours must be.

@@ -65,3 +65,33 @@ class Recorder:
 
     def save(self, name, metadata=None):
         save(name, self.tensors, metadata)
+
+    def leaf64(self, name, shape, lo=-1.0, hi=1.0):
+        """A float64 leaf whose values are float32 numbers (uniform in [lo, hi)): a float32 run of the same case
+        starts from exactly the same inputs, so what separates it from the reference is its own arithmetic."""
+        t = torch.tensor(self.rng.uniform(lo, hi, shape).astype(np.float32), dtype=torch.float64, requires_grad=True)
+        self.tensors[name] = t.detach().clone()
+        return t
+
+    def record_multilinear(self, name, fn, inputs):
+        """The float64 reference of a multilinear op (conv, conv_transpose, matmul, linear: every output element a
+        sum of products of one element of each input, plus a bias). `fn(*tensors)` computes it from the float64
+        leaves `inputs` [(name, leaf)]. Stores what record() stores (the weight w rounded to float32 numbers, as
+        the inputs are) and, for the output and each gradient "<key>", the sum of the absolute values of the
+        element's terms "<key>.mag" (fn on |inputs|, backpropagating |w|) and their number "<key>.terms" (fn on
+        ones): the two quantities that bound a float32 result's rounding error (tests/tolerance.h)."""
+        out = fn(*[t for _, t in inputs])
+        assert out.dtype == torch.float64, name
+        w = torch.tensor(self.rng.standard_normal(out.shape).astype(np.float32), dtype=torch.float64)
+        self.tensors[name + ".out"] = out.detach()
+        self.tensors[name + ".w"] = w
+        grads = torch.autograd.grad((out * w).sum(), [t for _, t in inputs])
+        for (n, _), g in zip(inputs, grads):
+            self.tensors[name + ".grad." + n] = g
+        for suffix, transform in (("mag", torch.abs), ("terms", torch.ones_like)):
+            leaves = [transform(t.detach()).requires_grad_() for _, t in inputs]
+            o = fn(*leaves)
+            self.tensors[f"{name}.out.{suffix}"] = o.detach()
+            gs = torch.autograd.grad((o * transform(w)).sum(), leaves)
+            for (n, _), g in zip(inputs, gs):
+                self.tensors[f"{name}.grad.{n}.{suffix}"] = g
