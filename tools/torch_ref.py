@@ -80,6 +80,7 @@ class Recorder:
         the inputs are) and, for the output and each gradient "<key>", the sum of the absolute values of the
         element's terms "<key>.mag" (fn on |inputs|, backpropagating |w|) and their number "<key>.terms" (fn on
         ones): the two quantities that bound a float32 result's rounding error (tests/tolerance.h)."""
+        assert "w" not in dict(inputs), f"{name}: an input named w would clash with the output weight"
         out = fn(*[t for _, t in inputs])
         assert out.dtype == torch.float64, name
         w = torch.tensor(self.rng.standard_normal(out.shape).astype(np.float32), dtype=torch.float64)
