@@ -3,12 +3,12 @@
 // torch parity (tests/fixtures/test_norm.py) and errors for bad arguments.
 //
 // The torch references here are float32 (and float64 for the _f64 cases): torch 1.13 computes batch_norm,
-// FrozenBatchNorm2d and group_norm with ATen's own kernels, not oneDNN, and on the CPU runs their AVX2 build on
-// AVX2 and on AVX-512 machines alike (torch.__config__.show() says "CPU capability usage: AVX2" on AVX-512; only
-// ATEN_CPU_CAPABILITY=avx512 selects the AVX-512 build). Checked: the fixture written with
-// ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 is byte-identical to the default one on an AVX-512
-// machine, while ATEN_CPU_CAPABILITY=avx512 changes 46 of its 172 tensors (gradient sums) and =default 68
-// (outputs too). Our library needs AVX2, so every machine it runs on gets these same references.
+// FrozenBatchNorm2d and group_norm with ATen's own kernels, not oneDNN, and the fixture step runs torch with
+// ATEN_CPU_CAPABILITY=avx2 (CMakeLists.txt), so those kernels are their AVX2 build on every machine (our
+// library needs AVX2 anyway). Checked on an AVX-512 machine: torch picks the AVX2 build there by itself
+// ("CPU capability usage: AVX2"), the fixture written with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 is
+// byte-identical to the default one, while ATEN_CPU_CAPABILITY=avx512 changes 46 of its 172 tensors (gradient
+// sums) and =default 68 (outputs too).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -156,7 +156,7 @@ TEST_CASE("normalization equals torch") {
 TEST_CASE("batch_norm float32 forward and running statistics equal torch bit for bit") {
   // The rounding of torch 1.13's CPU kernel step by step (norm.cpp); a deviation here compounds over the 53
   // batch norms of a ResNet-50 in training mode. Bit-exactness is possible because that kernel is ATen's AVX2
-  // build on every machine with AVX2 (see the top of this file), and our code's rounding does not depend on
+  // build on every machine (see the top of this file), and our code's rounding does not depend on
   // MRC_CPU_ISA (which switches the GEMM only).
   const auto ref = load_tensors(test::fixture("norm.safetensors"));
   for (const char* t : {"", "_big"}) {  // 4-D input; 2-D input takes another torch kernel (see norm.cpp)

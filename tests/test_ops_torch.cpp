@@ -1,9 +1,8 @@
 // Convolutions, matrix products, softmax, losses and index/sort ops against torch on random inputs, plus
 // float64 gradient checks and bad input. Convolutions and products against torch's float64, run in float64
 // and float32 (tests/tolerance.h); the rest against torch's float32 (forward within 1e-5 relative, gradients
-// within 1e-4): ATen's own kernels, which torch 1.13 runs in their AVX2 build on AVX2 and AVX-512 machines
-// alike ("CPU capability usage: AVX2" in torch.__config__.show() on an AVX-512 machine), so these references
-// are the same on every machine our library runs on (it needs AVX2).
+// within 1e-4): ATen's own kernels, whose AVX2 build the fixture step pins (ATEN_CPU_CAPABILITY=avx2 in
+// CMakeLists.txt; test_norm.cpp's note), so these references are the same on every machine.
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
