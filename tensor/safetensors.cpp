@@ -59,6 +59,10 @@ const SafetensorsEntry& SafetensorsFile::at(const std::string& name) const {
 SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot be opened");
+  return read_safetensors(in, path);
+}
+
+SafetensorsFile read_safetensors(std::istream& in, const std::string& path) {
   in.seekg(0, std::ios::end);
   const uint64_t file_size = uint64_t(in.tellg());
   in.seekg(0);

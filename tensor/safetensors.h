@@ -3,6 +3,7 @@
 // This file is the byte-level reader/writer; tensor-level helpers live in tensor/serialize.h.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct SafetensorsFile {
 // Throws std::runtime_error naming the file and what is wrong (missing, truncated, bad header JSON,
 // offsets out of range or overlapping, unknown dtype, shape/size mismatch).
 SafetensorsFile read_safetensors(const std::string& path);
+// The same from a seekable stream (bytes in memory, a fuzzer's input); path names it in errors.
+SafetensorsFile read_safetensors(std::istream& in, const std::string& path);
 
 // Writes atomically: to "<path>.tmp.<pid>" then rename; nothing is left behind on failure.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);

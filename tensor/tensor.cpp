@@ -2,6 +2,7 @@
 // conversions: tensor/copy.cpp; autograd: tensor/autograd.cpp.
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -129,7 +130,9 @@ Tensor random_fill(const Shape& shape, Generator* gen, DType dtype, Device devic
 }  // namespace
 
 Tensor Tensor::rand(const Shape& shape, Generator* gen, DType dtype, Device device) {
-  return random_fill(shape, gen, dtype, device, "rand", [](Generator& g) { return g.uniform(); });
+  // [0, 1) in every dtype: a double in (1 - 2^-25, 1) would round to 1.0f; below that nothing changes.
+  const double below_one = dtype == DType::Float32 ? double(std::nextafter(1.0f, 0.0f)) : 1.0;
+  return random_fill(shape, gen, dtype, device, "rand", [below_one](Generator& g) { return std::min(g.uniform(), below_one); });
 }
 Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator* gen, DType dtype, Device device) {
   return random_fill(shape, gen, dtype, device, "uniform", [&](Generator& g) { return g.uniform(lo, hi); });

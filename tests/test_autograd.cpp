@@ -2,6 +2,9 @@
 // gradient checks of the elementwise and reduction ops and of the differentiable views.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "gradcheck.h"
 #include "kernels/ops.h"
 
@@ -140,6 +143,39 @@ TEST_CASE("gradcheck: reductions and views") {
     gradcheck([](const std::vector<Tensor>& v) { return v[0].unsqueeze(1).expand({3, 5, 4}); }, {xt});
     gradcheck([](const std::vector<Tensor>& v) { return v[0].contiguous().view({12}); }, {xt});
   }
+}
+
+// The layout runs of gradcheck must catch kernels that ignore strides. Two deliberately broken ops, each
+// correct on a contiguous tensor at offset 0: the checks must fail (doctest::should_fail).
+namespace {
+// Forward reads the storage from its start as if x were contiguous at offset 0.
+Tensor layout_blind_copy(const Tensor& x) {
+  Tensor out = Tensor::zeros(x.shape(), x.dtype());
+  std::memcpy(out.raw_data(), x.storage()->data(), std::min(size_t(x.numel()) * sizeof(double), x.storage()->nbytes()));
+  return record(out, {x}, "layout_blind_copy", [](const Tensor& g) -> std::vector<Tensor> { return {g.contiguous()}; });
+}
+// Backward reads the incoming gradient from its storage's start, as if it were contiguous at offset 0.
+Tensor upstream_blind_double(const Tensor& x) {
+  const Shape shape = x.shape();
+  return record(mul(x.detach(), 2.0), {x}, "upstream_blind_double", [shape](const Tensor& g) -> std::vector<Tensor> {
+    Tensor out = Tensor::zeros(shape, DType::Float64);
+    const double* src = static_cast<const double*>(g.storage()->data());
+    double* dst = out.data<double>();
+    const int64_t n = std::min(out.numel(), int64_t(g.storage()->nbytes() / sizeof(double)));
+    for (int64_t i = 0; i < n; ++i) dst[i] = 2 * src[i];
+    return {out};
+  });
+}
+}  // namespace
+
+TEST_CASE("gradcheck catches a forward that ignores the input's offset and strides" * doctest::should_fail()) {
+  Generator gen(11);
+  gradcheck([](const std::vector<Tensor>& v) { return layout_blind_copy(v[0]); }, {rand_leaf({3, 4}, gen)});
+}
+
+TEST_CASE("gradcheck catches a backward that ignores the incoming gradient's strides" * doctest::should_fail()) {
+  Generator gen(12);
+  gradcheck([](const std::vector<Tensor>& v) { return upstream_blind_double(v[0]); }, {rand_leaf({3, 4}, gen)});
 }
 
 TEST_CASE("reductions: values") {

@@ -65,24 +65,3 @@ TEST_CASE("dtype conversion and copy_") {
   CHECK(b.storage()->version() == v0 + 1);
 }
 
-TEST_CASE("generator: same seed, same numbers") {
-  Generator g1(7), g2(7), g3(8);
-  Tensor a = Tensor::randn({100}, &g1), b = Tensor::randn({100}, &g2), c = Tensor::randn({100}, &g3);
-  CHECK(a.to_vector<float>() == b.to_vector<float>());
-  CHECK(a.to_vector<float>() != c.to_vector<float>());
-  auto p = Tensor::randperm(50, &g1).to_vector<int64_t>();
-  std::sort(p.begin(), p.end());
-  for (int64_t i = 0; i < 50; ++i) CHECK(p[size_t(i)] == i);
-  Tensor u = Tensor::rand({1000}, &g1);
-  CHECK(min(u).item<float>() >= 0.f);
-  CHECK(max(u).item<float>() < 1.f);
-  const double m = mean(Tensor::randn({20000}, &g1, DType::Float64)).item<double>();
-  CHECK(std::abs(m) < 0.03);
-  Generator g4(1);
-  g4.uniform();
-  const std::string st = g4.state();
-  const double next = g4.normal();
-  Generator g5;
-  g5.set_state(st);
-  CHECK(g5.normal() == next);
-}

@@ -126,12 +126,9 @@ Tensor sign(const Tensor& x) { return raw_unary(UnaryOp::Sign, x.detach()); }
 Tensor floor(const Tensor& x) { return raw_unary(UnaryOp::Floor, x.detach()); }
 Tensor ceil(const Tensor& x) { return raw_unary(UnaryOp::Ceil, x.detach()); }
 Tensor round(const Tensor& x) { return raw_unary(UnaryOp::Round, x.detach()); }
-Tensor logical_not(const Tensor& x) {
-  Tensor out = Tensor::empty(x.shape(), DType::UInt8, x.device());
-  Tensor xu = x.to(DType::UInt8);
-  MRC_DISPATCH_DEVICE(x, unary, UnaryOp::LogicalNot, xu, out, 0.0, 0.0);
-  return out;
-}
+// The logical ops test "!= 0" in each operand's own dtype, as torch does: a cast to uint8 first would
+// make 0.5 false, int64 256 false, and a negative float undefined.
+Tensor logical_not(const Tensor& x) { return eq(x, 0.0); }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   SavedTensor sx(x);
@@ -235,12 +232,14 @@ MRC_COMPARISON(gt, Gt)
 MRC_COMPARISON(ge, Ge)
 #undef MRC_COMPARISON
 
-Tensor logical_and(const Tensor& a, const Tensor& b) {
-  return raw_binary(BinaryOp::LogicalAnd, a.to(DType::UInt8), b.to(DType::UInt8), "logical_and");
+static Tensor logical_binary(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  check_defined(name, a, "a");
+  check_defined(name, b, "b");
+  if (a.dtype() == b.dtype()) return raw_binary(op, a.detach(), b.detach(), name);
+  return raw_binary(op, ne(a, 0.0), ne(b, 0.0), name);  // mixed dtypes: each tested in its own
 }
-Tensor logical_or(const Tensor& a, const Tensor& b) {
-  return raw_binary(BinaryOp::LogicalOr, a.to(DType::UInt8), b.to(DType::UInt8), "logical_or");
-}
+Tensor logical_and(const Tensor& a, const Tensor& b) { return logical_binary(BinaryOp::LogicalAnd, a, b, "logical_and"); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return logical_binary(BinaryOp::LogicalOr, a, b, "logical_or"); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_same_dtype("where", a, b);

@@ -18,7 +18,7 @@ void with_unary_op(UnaryOp op, F&& f) {
 #define MRC_CASE(X) case UnaryOp::X: return f(constant<UnaryOp::X>{});
     MRC_CASE(Neg) MRC_CASE(Abs) MRC_CASE(Exp) MRC_CASE(Log) MRC_CASE(Sqrt) MRC_CASE(Relu) MRC_CASE(Sigmoid)
     MRC_CASE(Tanh) MRC_CASE(Sign) MRC_CASE(Clamp) MRC_CASE(Pow) MRC_CASE(AddScalar) MRC_CASE(MulScalar)
-    MRC_CASE(Rsqrt) MRC_CASE(Log1p) MRC_CASE(Floor) MRC_CASE(Ceil) MRC_CASE(Round) MRC_CASE(LogicalNot)
+    MRC_CASE(Rsqrt) MRC_CASE(Log1p) MRC_CASE(Floor) MRC_CASE(Ceil) MRC_CASE(Round)
 #undef MRC_CASE
   }
 }

@@ -7,7 +7,7 @@ namespace mrc {
 
 enum class UnaryOp : uint8_t {
   Neg, Abs, Exp, Log, Sqrt, Relu, Sigmoid, Tanh, Sign, Clamp /*p0, p1*/, Pow /*p0*/,
-  AddScalar /*x + p0*/, MulScalar /*x * p0*/, Rsqrt, Log1p, Floor, Ceil, Round, LogicalNot
+  AddScalar /*x + p0*/, MulScalar /*x * p0*/, Rsqrt, Log1p, Floor, Ceil, Round
 };
 enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,

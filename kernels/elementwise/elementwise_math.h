@@ -39,7 +39,6 @@ MRC_EW_HD T apply_unary(UnaryOp op, T x, double p0, double p1) {
     case UnaryOp::Floor: return T(floor(double(x)));
     case UnaryOp::Ceil: return T(ceil(double(x)));
     case UnaryOp::Round: return T(nearbyint(double(x)));
-    case UnaryOp::LogicalNot: return T(x == T(0));
   }
   return x;
 }
