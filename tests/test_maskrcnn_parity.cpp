@@ -1,32 +1,77 @@
-// Mask R-CNN against torchvision's maskrcnn_resnet50_fpn on the same weights, inputs and sampler choices
-// (tests/fixtures/test_maskrcnn_parity.py: 2 classes, size 128, one image, frozen batch norm). Every
-// comparison of models/maskrcnn/parity.h must hold: FPN and RPN outputs within 1e-4, the same proposals
-// and detections (with their masks), the five losses within 1e-4 and every gradient within 1e-3.
+// Mask R-CNN against torchvision's maskrcnn_resnet50_fpn (float64) on the same weights, inputs and sampler
+// choices, one test case per configuration of tests/fixtures/test_maskrcnn_parity.py (ctest runs each as
+// test_maskrcnn_parity_<config>). Every comparison of parity/maskrcnn_parity.h must hold, and the ones that
+// matter must have been made: FPN and RPN outputs, the same proposals and detections (with their masks),
+// the box head's rows, the five losses, every gradient, every ReLU site, SGD/Adam trajectories, and every
+// reference tensor read (reference.coverage).
 #include <doctest/doctest.h>
 
 #include <sstream>
 
-#include "models/maskrcnn/parity.h"
+#include "parity/maskrcnn_parity.h"
 #include "test_util.h"
 
 using namespace mrc;
 
-TEST_CASE("Mask R-CNN equals torchvision's maskrcnn_resnet50_fpn (inference and one training pass)") {
+namespace {
+
+struct Counts {
+  int failed = 0, losses = 0, grads = 0, detections = 0, box_head = 0, relu = 0, coverage = 0;
+  int trajectory_losses = 0, trajectory_params = 0, summaries = 0;
+};
+
+int starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+Counts run(const std::string& config) {
   std::ostringstream log;
-  maskrcnn::ParityOptions o;
-  const auto checks = maskrcnn::run_parity(test::fixture("maskrcnn_parity.safetensors"), o, &log);
+  parity::ParityOptions o;
+  const auto checks = parity::run_parity(test::fixture("maskrcnn_parity_" + config + ".safetensors"), o, &log);
   MESSAGE(log.str());
-  int failed = 0, losses = 0, grads = 0, detections = 0;
+  Counts n;
   for (const auto& c : checks) {
     CHECK_MESSAGE(c.pass, c.name << ": " << c.detail);
-    failed += !c.pass;
-    losses += c.name.rfind("train.loss.", 0) == 0;
-    grads += c.name.rfind("grad.", 0) == 0;
-    detections += c.name.rfind("eval.det.", 0) == 0;
+    n.failed += !c.pass;
+    n.losses += starts(c.name, "train.loss.");
+    n.grads += starts(c.name, "grad.");
+    n.detections += starts(c.name, "eval.det.");
+    for (const char* phase : {"eval.", "train."})
+      for (const char* what : {"roi.class_logits", "roi.box_regression", "roi.unmatched_rows"}) n.box_head += c.name == std::string(phase) + what;
+    n.relu += starts(c.name, "train.relu.");
+    n.coverage += c.name == "reference.coverage";
+    n.trajectory_losses += (starts(c.name, "sgd.") || starts(c.name, "adam.")) && c.name.find(".loss.") != std::string::npos;
+    n.trajectory_params += (starts(c.name, "sgd.final.") || starts(c.name, "adam.final."));
+    n.summaries += c.name == "sgd.losses" || c.name == "adam.losses" || c.name == "sgd.parameters" || c.name == "adam.parameters";
   }
-  // the comparisons that matter were all made
-  CHECK(losses == 5);
-  CHECK(grads > 90);       // every trainable parameter (frozen BN: 95)
-  CHECK(detections == 2);  // boxes/scores/labels and masks of the one image
-  CHECK(failed == 0);
+  CHECK(n.coverage == 1);
+  CHECK(n.failed == 0);
+  return n;
+}
+
+void check_single_step(const Counts& n, int images, int min_grads) {
+  CHECK(n.losses == 5);
+  CHECK(n.grads >= min_grads);
+  CHECK(n.detections == 2 * images);  // boxes/scores/labels and masks per image
+  CHECK(n.box_head == 6);  // logits, deltas and the count of unmatched rows, in both passes
+  CHECK(n.relu >= 17);  // the stem, 16 blocks' last ReLU at least, the heads
+}
+
+}  // namespace
+
+TEST_CASE("parity_classes: 6 classes (per-class NMS, class-specific boxes and masks), min 96 / max 128 resize") {
+  check_single_step(run("classes"), 1, 95);  // every parameter trainable with frozen BN: 95
+}
+
+TEST_CASE("parity_batch: a batch of 2 images, loss weights 0.5 2 1.5 0.7 1.2") { check_single_step(run("batch"), 2, 95); }
+
+TEST_CASE("parity_frozen: 3 trainable backbone stages (conv1, layer1 frozen), 8 classes, batch 2") {
+  const Counts n = run("frozen");
+  check_single_step(n, 2, 80);
+  CHECK(n.grads <= 95 - 10);  // conv1 and layer1's 10 convolutions have none on either side
+}
+
+TEST_CASE("parity_trajectory: 20 SGD and 20 Adam steps from the same weights, losses and final parameters") {
+  const Counts n = run("trajectory");
+  CHECK(n.trajectory_losses == 2 * 20 * 5);
+  CHECK(n.trajectory_params >= 2 * 80);
+  CHECK(n.summaries == 4);
 }

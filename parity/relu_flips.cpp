@@ -1,5 +1,5 @@
-// ReLU kinks of the parity check (see parity_kinks.h).
-#include "models/maskrcnn/parity_kinks.h"
+// ReLU kinks of the parity check (see relu_flips.h).
+#include "parity/relu_flips.h"
 
 #include <cmath>
 #include <regex>
@@ -7,7 +7,7 @@
 #include "kernels/ops.h"
 #include "models/maskrcnn/maskrcnn.h"
 
-namespace mrc::maskrcnn {
+namespace mrc::parity {
 
 namespace {
 
@@ -77,47 +77,58 @@ bool upstream_of(const MaskRCNN& model, const std::string& param, const std::str
   return p.branch == f.branch && p.order <= f.order;
 }
 
-std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, const TensorMap& ref, const RoiRows& rows,
+std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, ParityChecker& ref, const RoiRows& rows,
                                       double kink_rtol) {
   Trace ours = trace;
   body_relu_inputs(model, trace.at("images"), ours);
   std::vector<ReluFlip> flips;
   const std::string prefix = "train.relu.", suffix = ".idx";
-  for (const auto& [key, idx_t] : ref) {
-    if (key.rfind(prefix, 0) != 0 || key.size() < suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix))
-      continue;
+  for (const std::string& key : ref.names_with_prefix(prefix)) {
+    if (key.size() < suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix)) continue;
+    const Tensor& idx_t = ref.at(key);
     const std::string where = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+    ReluFlip f;
+    f.where = where;
     auto it = ours.find("relu." + where);
-    if (it == ours.end()) continue;
+    if (it == ours.end()) {
+      f.recorded = false;
+      flips.push_back(f);
+      continue;
+    }
     const std::string base = prefix + where;
     const auto idx = idx_t.to_vector<int64_t>();
-    const auto val = ref.at(base + ".val").to_vector<float>();
+    const auto val = ref.at(base + ".val").to_vector<double>();
     const double scale = ref.at(base + ".scale").item_double();
     const auto mine = it->second.to_vector<float>();
     // the heads' rows are ROIs: find ours by the row maps
     const std::vector<int64_t>* row_map = where.rfind("box_head.", 0) == 0 ? &rows.box_rows
                                           : (where.rfind("mask_", 0) == 0 ? &rows.mask_rows : nullptr);
     const int64_t row_size = row_map && it->second.dim() > 0 && it->second.size(0) ? it->second.numel() / it->second.size(0) : 0;
-    ReluFlip f;
-    f.where = where;
     for (size_t k = 0; k < idx.size(); ++k) {
       int64_t at = idx[k];
       if (row_map) {
         const int64_t row = row_size ? at / row_size : -1;
-        if (row < 0 || row >= int64_t(row_map->size()) || (*row_map)[size_t(row)] < 0) continue;
+        if (row < 0 || row >= int64_t(row_map->size()) || (*row_map)[size_t(row)] < 0) {
+          ++f.unmatched;
+          continue;
+        }
         at = (*row_map)[size_t(row)] * row_size + at % row_size;
       }
-      if (at < 0 || at >= int64_t(mine.size())) continue;
-      const float o = mine[size_t(at)], r = val[k];
+      if (at < 0 || at >= int64_t(mine.size())) {
+        ++f.unmatched;
+        continue;
+      }
+      ++f.compared;
+      const double o = mine[size_t(at)], r = val[k];
       if ((o > 0) == (r > 0)) continue;
       ++f.count;
-      const double ro = std::abs(double(o)) / scale, rr = std::abs(double(r)) / scale;
-      if (std::max(ro, rr) > std::max(std::abs(f.ours), std::abs(f.ref))) f.ours = double(o) / scale, f.ref = double(r) / scale;
+      const double ro = std::abs(o) / scale, rr = std::abs(r) / scale;
+      if (std::max(ro, rr) > std::max(std::abs(f.ours), std::abs(f.ref))) f.ours = o / scale, f.ref = r / scale;
       f.kink = f.kink && ro <= kink_rtol && rr <= kink_rtol;
     }
-    if (f.count) flips.push_back(f);
+    flips.push_back(f);
   }
   return flips;
 }
 
-}  // namespace mrc::maskrcnn
+}  // namespace mrc::parity

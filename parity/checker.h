@@ -1,17 +1,20 @@
-// The comparisons of the parity check (see parity.h): dense tensors against a scale-aware tolerance,
-// ranked lists (proposals, detections) whose one-sided entries must be explained by a decision at its
-// threshold, pasted-mask IoU, and box-by-box row matching.
+// The comparisons of the parity check (see maskrcnn_parity.h): dense tensors against a scale-aware
+// tolerance, ranked lists (proposals, detections) whose one-sided entries must be explained by a decision
+// at its threshold, pasted-mask IoU, box-by-box row matching, and the coverage of the reference (every
+// tensor read by some comparison).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <ostream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "models/maskrcnn/parity.h"
+#include "parity/maskrcnn_parity.h"
+#include "tensor/serialize.h"
 
-namespace mrc::maskrcnn {
+namespace mrc::parity {
 
 std::string parity_fmt(double v);  // 3 significant digits, scientific
 
@@ -20,15 +23,24 @@ class ParityChecker {
   ParityChecker(const TensorMap& ref, const ParityOptions& o, std::ostream* log) : ref_(ref), o_(o), log_(log) {}
 
   bool has(const std::string& name) const { return ref_.count(name) != 0; }
-  const Tensor& at(const std::string& name) const {
+  // A reference tensor, marked as used (see coverage).
+  const Tensor& at(const std::string& name) {
     auto it = ref_.find(name);
     if (it == ref_.end()) throw std::runtime_error("reference has no tensor \"" + name + "\"");
+    used_.insert(name);
     return it->second;
   }
+  std::vector<std::string> names_with_prefix(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (auto it = ref_.lower_bound(prefix); it != ref_.end() && it->first.rfind(prefix, 0) == 0; ++it) out.push_back(it->first);
+    return out;
+  }
+  // Adds "reference.coverage": every reference tensor whose name starts with one of `prefixes` was used.
+  void coverage(const std::vector<std::string>& prefixes);
 
   void add(const std::string& name, bool pass, const std::string& detail, bool quiet = false) {
     checks.push_back({name, pass, detail});
-    if (log_ && (!quiet || !pass)) *log_ << (pass ? "PASS " : "FAIL ") << name << "  " << detail << std::endl;
+    if (log_ && (!quiet || !pass || o_.verbose)) *log_ << (pass ? "PASS " : "FAIL ") << name << "  " << detail << std::endl;
   }
 
   // max|a - b| <= rtol * max|b| (float32 sums carry the rounding of their largest terms).
@@ -69,19 +81,21 @@ class ParityChecker {
               const ListRule& rule);
 
   // For each reference box whose pos or neg flag is set, the index of the nearest unused box of ours
-  // (within the box tolerance), else -1.
-  std::vector<int64_t> map_boxes(const Tensor& ref_boxes, const Tensor& our_boxes, const Tensor& pos, const Tensor& neg);
+  // (within box_rtol * max(1, max|ref|)), else -1.
+  std::vector<int64_t> map_boxes(const Tensor& ref_boxes, const Tensor& our_boxes, const Tensor& pos, const Tensor& neg,
+                                 double box_rtol);
 
   // Rows (box + label) of ours and the reference are the same multiset (the order may differ).
   void same_rows(const std::string& name, const Tensor& ob, const Tensor& ol, const Tensor& rb, const Tensor& rl);
 
-
   std::vector<ParityCheck> checks;
+  const ParityOptions& options() const { return o_; }
 
  private:
   const TensorMap& ref_;
   const ParityOptions& o_;
   std::ostream* log_;
+  std::set<std::string> used_;
 };
 
-}  // namespace mrc::maskrcnn
+}  // namespace mrc::parity

@@ -8,14 +8,20 @@
 #include <vector>
 
 #include "models/maskrcnn/common.h"
-#include "tensor/serialize.h"
+#include "models/maskrcnn/maskrcnn.h"
+#include "parity/checker.h"
 
-namespace mrc::maskrcnn {
+namespace mrc::parity {
 
-class MaskRCNN;
+using maskrcnn::MaskRCNN;
+using maskrcnn::Trace;
 
+// One ReLU site of the reference and what was found there.
 struct ReluFlip {
   std::string where;         // e.g. "body.layer3.1.out", "mask_head.2"
+  bool recorded = true;      // our model records this ReLU input (else nothing could be compared)
+  int64_t compared = 0;      // torchvision's near-zero positions looked up here
+  int64_t unmatched = 0;     // positions in a ROI row of torchvision's without a counterpart here
   int64_t count = 0;         // positions whose sign differs
   double ref = 0, ours = 0;  // the values at the largest flip, relative to the tensor's magnitude
   bool kink = true;          // every flip has both values within kink_rtol of zero
@@ -29,11 +35,12 @@ struct RoiRows {
 
 // Our training pass's ReLU inputs: the heads' from `trace` ("relu.*"), the backbone body's recomputed from
 // trace "images" with the model's own layers (no grad). Compared with the reference at torchvision's
-// near-zero positions; kink_rtol relative to the tensor's largest magnitude.
-std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, const TensorMap& ref, const RoiRows& rows,
+// near-zero positions; kink_rtol relative to the tensor's largest magnitude. One entry per ReLU site the
+// reference holds, flipped or not.
+std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, ParityChecker& ref, const RoiRows& rows,
                                       double kink_rtol);
 
 // Whether a flip at `flip` can move the gradient of parameter `param` (it lies upstream of the flip).
 bool upstream_of(const MaskRCNN& model, const std::string& param, const std::string& flip);
 
-}  // namespace mrc::maskrcnn
+}  // namespace mrc::parity

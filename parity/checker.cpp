@@ -1,5 +1,5 @@
-// ParityChecker's comparisons (see parity_checker.h).
-#include "models/maskrcnn/parity_checker.h"
+// ParityChecker's comparisons (see checker.h).
+#include "parity/checker.h"
 
 #include <algorithm>
 #include <iomanip>
@@ -8,7 +8,7 @@
 #include "kernels/detection_math.h"
 #include "kernels/ops.h"
 
-namespace mrc::maskrcnn {
+namespace mrc::parity {
 
 std::string parity_fmt(double v) {
   std::ostringstream os;
@@ -177,13 +177,14 @@ void ParityChecker::ranked(const std::string& name, const List& ours, const List
   if (bad) md << "; " << bad << " mask(s) differ beyond threshold noise";
   add(name + ".masks", bad == 0, md.str());
 }
-std::vector<int64_t> ParityChecker::map_boxes(const Tensor& ref_boxes, const Tensor& our_boxes, const Tensor& pos, const Tensor& neg) {
+std::vector<int64_t> ParityChecker::map_boxes(const Tensor& ref_boxes, const Tensor& our_boxes, const Tensor& pos,
+                                              const Tensor& neg, double box_rtol) {
   const auto R = ref_boxes.to_vector<double>(), O = our_boxes.to_vector<double>();
   const auto P = pos.to_vector<uint8_t>(), N = neg.to_vector<uint8_t>();
   const int64_t nr = ref_boxes.size(0), no = our_boxes.size(0);
   double scale = 1;
   for (double v : R) scale = std::max(scale, std::abs(v));
-  const double tol = o_.box_rtol * scale;
+  const double tol = box_rtol * scale;
   std::vector<int64_t> out(size_t(nr), -1);
   std::vector<char> used(size_t(no), 0);
   for (int64_t k = 0; k < nr; ++k) {
@@ -202,7 +203,7 @@ std::vector<int64_t> ParityChecker::map_boxes(const Tensor& ref_boxes, const Ten
 void ParityChecker::same_rows(const std::string& name, const Tensor& ob, const Tensor& ol, const Tensor& rb, const Tensor& rl) {
   if (ob.size(0) != rb.size(0)) return add(name, false, std::to_string(ob.size(0)) + " rows vs reference " + std::to_string(rb.size(0)));
   const Tensor all = Tensor::ones({rb.size(0)}, DType::UInt8);
-  const auto m = map_boxes(rb, ob, all, all);
+  const auto m = map_boxes(rb, ob, all, all, o_.box_rtol);
   const auto L = ol.to_vector<int64_t>(), RL = rl.to_vector<int64_t>();
   const auto O = ob.to_vector<double>(), R = rb.to_vector<double>();
   int64_t missing = 0, relabelled = 0, moved = 0;
@@ -221,4 +222,21 @@ void ParityChecker::same_rows(const std::string& name, const Tensor& ob, const T
           std::to_string(relabelled) + " labelled otherwise, " + std::to_string(moved) + " in another position, max box diff " +
           parity_fmt(worst));
 }
-}  // namespace mrc::maskrcnn
+
+void ParityChecker::coverage(const std::vector<std::string>& prefixes) {
+  int64_t total = 0;
+  std::vector<std::string> unused;
+  for (const auto& [name, t] : ref_) {
+    if (!std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return name.rfind(p, 0) == 0; }))
+      continue;
+    ++total;
+    if (!used_.count(name)) unused.push_back(name);
+  }
+  std::string detail = std::to_string(total - int64_t(unused.size())) + "/" + std::to_string(total) +
+                       " reference tensors of the parts that ran were compared";
+  for (size_t k = 0; k < unused.size() && k < 8; ++k) detail += (k ? ", " : "; never read: ") + unused[k];
+  if (unused.size() > 8) detail += ", ... (" + std::to_string(unused.size()) + " in all)";
+  add("reference.coverage", unused.empty(), detail);
+}
+
+}  // namespace mrc::parity
