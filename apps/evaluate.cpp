@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", src.checkpoint, "weights file (default with --run: its last checkpoint)");
   app.add_option("--config", src.config, "model config JSON (default with --run: its config.json)");
   app.add_option("--classes", src.classes, "class names JSON (default with --run: its classes.json)");
-  app.add_option("--out", out, "JSON report (default with --run: RUN/eval.json)");
+  app.add_option("--out", out, "JSON report (default with --run: RUN/evaluations/<checkpoint>_on_<data>.json, beside the "
+                               "training's own RUN/eval.json, which it never replaces)");
   app.add_option("--device", device_name, "cpu or cuda[:N]");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_flag("--quiet", quiet, "no progress bar");
@@ -40,6 +41,20 @@ int main(int argc, char** argv) {
     dopt.class_attribute = class_attribute;
     dopt.class_names.assign(trained.class_names.begin() + 1, trained.class_names.end());  // the model's ids (no "BG")
     const data::Dataset dataset = data::load_dataset(data_json, images, dopt);
+    if (!src.run_dir.empty()) {
+      const fs::path training_eval = fs::weakly_canonical(fs::path(src.run_dir) / "eval.json");
+      if (out.empty()) {
+        const fs::path data(data_json);  // VIA files are all via_region_data.json: name them by their folder
+        const std::string data_name = data.stem() == "via_region_data" && data.has_parent_path()
+                                          ? fs::weakly_canonical(data).parent_path().filename().string()
+                                          : data.stem().string();
+        out = (fs::path(src.run_dir) / "evaluations" /
+               (fs::path(trained.checkpoint).stem().string() + "_on_" + data_name + ".json")).string();
+        fs::create_directories(fs::path(out).parent_path());
+      } else if (fs::weakly_canonical(out) == training_eval) {
+        throw std::runtime_error("--out " + out + ": that is the training's own evaluation; choose another file");
+      }
+    }
     const train::Evaluation e = train::evaluate_model(*trained.model, dataset, !quiet);
     std::printf("%s on %s: %lld photos, %lld instances, %lld detections\n", trained.checkpoint.c_str(),
                 data_json.c_str(), (long long)e.images, (long long)e.ground_truth, (long long)e.detections);
@@ -49,7 +64,6 @@ int main(int argc, char** argv) {
     std::printf("%-24s %8.4f %8.4f\n", "AP75", e.mask.ap75, e.box.ap75);
     for (const auto& [c, ap] : e.mask.ap50_per_class)
       std::printf("AP50 %-19s %8.4f %8.4f\n", trained.class_names[size_t(c)].c_str(), ap, e.box.ap50_per_class.at(c));
-    if (out.empty() && !src.run_dir.empty()) out = (fs::path(src.run_dir) / "eval.json").string();
     if (!out.empty()) {
       nlohmann::json j = train::evaluation_to_json(e, trained.class_names);
       j["checkpoint"] = trained.checkpoint;

@@ -1,8 +1,10 @@
 // mrc-train: trains Mask R-CNN on a VIA or COCO dataset the way the Keras study did: a config of the
-// study's names, optional starting weights (e.g. torchvision's COCO weights converted by
-// tools/convert_torchvision.py, with the class-specific predictors left out when the class count
-// differs), phases of layer groups and learning rates, SGD or Adam, validation losses each epoch, a
-// checkpoint each epoch and the loss curves as CSV and PNG. Resumable with --resume.
+// study's names (or matterport's, mapped), optional starting weights (e.g. torchvision's COCO weights converted
+// by tools/convert_torchvision.py, with the class-specific predictors left out when the class count differs),
+// phases of layer groups and learning rates, SGD, Adam or AdamW, validation losses each epoch, mask and box AP
+// every EVAL_EVERY epochs, a checkpoint each epoch (the best one kept apart) and the curves as CSV and PNG.
+// --resume continues a run with the settings it was started with (run.json, config.json, classes.json); a run
+// folder that holds checkpoints is never started over without --overwrite.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +20,7 @@
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
 #include "train/inputs.h"
-#include "train/model_eval.h"
+#include "train/run_folder.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
 
@@ -51,12 +53,32 @@ std::vector<std::string> weights_exclusions(const TensorMap& w, int64_t num_clas
   return maskrcnn::MaskRCNN::class_specific_layers();
 }
 
-// Whether the config file names NUM_CLASSES (else the dataset's class count is taken).
-bool config_sets_num_classes(const std::string& path) {
-  if (path.empty()) return false;
-  std::ifstream in(path);
+// Whether the config file or a --set names NUM_CLASSES (else the dataset's class count is taken).
+bool num_classes_given(const std::string& config_path, const std::vector<std::string>& sets) {
+  if (std::any_of(sets.begin(), sets.end(), [](const std::string& s) { return s.rfind("NUM_CLASSES=", 0) == 0; }))
+    return true;
+  if (config_path.empty()) return false;
+  std::ifstream in(config_path);
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
   return j.is_object() && j.contains("NUM_CLASSES");
+}
+
+// The config a command line asks for: a preset, then a config file, then --set, then --optimizer.
+maskrcnn::Config config_from_flags(const std::string& preset, const std::string& config_path,
+                                   const std::vector<std::string>& sets, const std::string& optimizer) {
+  nlohmann::json j = preset.empty() ? nlohmann::json::object() : maskrcnn::config_preset(preset);
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in) throw std::runtime_error(config_path + ": cannot open the config file");
+    const nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+    if (file.is_discarded()) throw std::runtime_error(config_path + ": not valid JSON");
+    if (!file.is_object()) throw std::runtime_error(config_path + ": expected a JSON object of settings");
+    for (const auto& [k, v] : file.items()) j[k] = v;
+  }
+  maskrcnn::Config cfg = maskrcnn::config_from_json(j, config_path.empty() ? "config" : config_path);
+  apply_overrides(cfg, sets);
+  if (!optimizer.empty()) cfg.OPTIMIZER = optimizer;
+  return cfg;
 }
 
 }  // namespace
@@ -64,32 +86,37 @@ bool config_sets_num_classes(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
-  std::string train_json, train_images, val_json, val_images, class_attribute = "class", config_path, weights;
-  std::string schedule_text, optimizer = "sgd", augment, out_dir, resume, device_name = "cpu";
+  std::string train_json, train_images, val_json, val_images, class_attribute = "class", config_path, weights, preset;
+  std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu";
   std::vector<std::string> sets;
   double val_fraction = 0.2;
   int64_t study_epochs = 0, steps_per_epoch = 0, validation_steps = -1;
   int threads = 0, workers = 2;
   uint64_t seed = 0;
-  bool quiet = false, class_balanced = false, evaluate = false;
-  app.add_option("--train", train_json, "training annotations: VIA 1.x/2.x project or COCO JSON")->required();
+  bool quiet = false, class_balanced = false, evaluate = false, overwrite = false;
+  app.add_option("--train", train_json, "training annotations: VIA 1.x/2.x project or COCO JSON (restored by --resume)");
   app.add_option("--train-images", train_images, "folder of the training photos (default: the JSON's folder)");
   app.add_option("--val", val_json, "validation annotations (default: --val-fraction of the training photos)");
   app.add_option("--val-images", val_images, "folder of the validation photos");
   app.add_option("--val-fraction", val_fraction, "share of the training photos held out when --val is not given (0: none)")
       ->check(CLI::Range(0.0, 0.9));
   app.add_option("--class-attribute", class_attribute, "VIA region attribute holding the class name");
-  app.add_option("--config", config_path, "model config JSON (keys of configs/maskrcnn_default.json)");
+  app.add_option("--preset", preset, "settings read before --config: matterport (matterport's Mask_RCNN defaults: "
+                                     "IMAGE_MAX_DIM 1024, DETECTION_MIN_CONFIDENCE 0.7, DETECTION_NMS_THRESHOLD 0.3, "
+                                     "TRAIN_ROIS_PER_IMAGE 200, ROI_POSITIVE_RATIO 0.33)")
+      ->check(CLI::IsMember({"matterport"}));
+  app.add_option("--config", config_path, "model config JSON (keys of configs/maskrcnn_default.json; matterport's keys "
+                                          "are mapped where an equivalent exists)");
   app.add_option("--set", sets, "override a config key, e.g. --set LEARNING_RATE=0.002 --set "
-                                "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}'")
+                                "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}' --set EVAL_EVERY=5 --set KEEP_CHECKPOINTS=3")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--weights", weights, "starting weights: converted torchvision weights (tools/convert_torchvision.py) or a mrc-train checkpoint");
-  app.add_option("--schedule", schedule_text, "phases GROUP:EPOCHS:LR,... with GROUP heads|3+|4+|5+|all and LR a "
-                                              "number or LR/k (LR = LEARNING_RATE); default: the study's three phases");
+  app.add_option("--schedule", schedule_text, train::schedule_syntax());
   app.add_option("--epochs-per-phase", study_epochs, "epochs of each of the study's phases (heads LR/10, heads LR/100, all "
                                                      "LR/100) when --schedule is not given")
       ->check(CLI::PositiveNumber);
-  app.add_option("--optimizer", optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}));
+  app.add_option("--optimizer", optimizer, "sgd, adam or adamw (sets OPTIMIZER; default: the config's, sgd)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   app.add_option("--steps-per-epoch", steps_per_epoch, "default: STEPS_PER_EPOCH")->check(CLI::PositiveNumber);
   app.add_option("--validation-steps", validation_steps, "default: VALIDATION_STEPS")->check(CLI::NonNegativeNumber);
   app.add_option("--augment", augment, "online augmentation pipeline JSON (e.g. configs/augment_study.json)");
@@ -99,19 +126,73 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the split, the loader order and the model's sampling (SEED if 0)");
   app.add_option("--out", out_dir, "run folder: checkpoints, config, history CSV and loss plots")->required();
-  app.add_option("--resume", resume, "continue a run from this checkpoint, or from the run folder's last one with 'last'");
-  app.add_flag("--evaluate", evaluate, "after training, mask and box AP on the validation photos (RUN/eval.json)");
+  app.add_option("--resume", resume, "continue the run in --out from its last checkpoint ('last', the default) or from "
+                                     "this checkpoint; the data, config, classes and schedule come from the run folder, "
+                                     "and a flag contradicting them is refused")
+      ->expected(0, 1);
+  app.add_flag("--overwrite", overwrite, "start a new run in a folder that holds one (its checkpoints and outputs are removed)");
+  app.add_flag("--evaluate", evaluate, "kept for older scripts: the validation photos are always evaluated at the end (and "
+                                       "every EVAL_EVERY epochs), written to RUN/eval.json");
   app.add_flag("--quiet", quiet, "no progress bar");
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train")) return *code;
   return apps::run_reporting_errors("mrc-train", [&] {
     if (threads > 0) set_num_threads(threads);
     const Device device = Device::parse(device_name);
-    maskrcnn::Config cfg = config_path.empty() ? maskrcnn::Config{} : maskrcnn::load_config(config_path);
-    apply_overrides(cfg, sets);
+    const bool resuming = app.count("--resume") > 0;
+    if (resuming && resume.empty()) resume = "last";
+    if (resuming && overwrite) throw std::runtime_error("--resume and --overwrite: choose one");
+    if (!resuming && train::has_checkpoints(out_dir)) {
+      if (!overwrite)
+        throw std::runtime_error(out_dir + ": holds a run's checkpoints; continue it with --resume, or start again with "
+                                           "--overwrite (removes its checkpoints and outputs)");
+      train::remove_training_outputs(out_dir);
+    }
+
+    // The run's settings: from the command line for a new run; from run.json for a resumed one, where a flag that
+    // gives another value is refused.
+    nlohmann::json settings = {{"train", train_json},       {"train-images", train_images},
+                               {"val", val_json},           {"val-images", val_images},
+                               {"val-fraction", val_fraction}, {"class-attribute", class_attribute},
+                               {"augment", augment},        {"class-balanced", class_balanced},
+                               {"steps-per-epoch", steps_per_epoch}, {"validation-steps", validation_steps},
+                               {"seed", seed}};
+    const std::string run_json = (fs::path(out_dir) / "run.json").string();
+    const nlohmann::json saved = resuming ? train::read_run_settings(out_dir) : nlohmann::json::object();
+    if (resuming && !saved.empty()) {
+      nlohmann::json given = nlohmann::json::object();
+      for (const auto& [key, value] : settings.items())
+        if (app.count("--" + key)) given[key] = value;
+      train::refuse_contradictions(saved, given, run_json, "--");
+      for (const auto& [key, value] : saved.items())
+        if (settings.contains(key)) settings[key] = value;
+      train_json = settings["train"], train_images = settings["train-images"], val_json = settings["val"];
+      val_images = settings["val-images"], val_fraction = settings["val-fraction"];
+      class_attribute = settings["class-attribute"], augment = settings["augment"];
+      class_balanced = settings["class-balanced"], steps_per_epoch = settings["steps-per-epoch"];
+      validation_steps = settings["validation-steps"], seed = settings["seed"];
+    }
+    if (train_json.empty()) throw std::runtime_error("--train is required (a resumed run takes it from its run.json)");
+
+    const bool config_given = !preset.empty() || !config_path.empty() || !sets.empty() || !optimizer.empty();
+    maskrcnn::Config cfg = config_from_flags(preset, config_path, sets, optimizer);
+    std::vector<std::string> class_names;
+    if (resuming) {
+      const std::string run_config = (fs::path(out_dir) / "config.json").string();
+      const maskrcnn::Config saved_cfg = maskrcnn::load_config(run_config);
+      class_names = train::read_class_names((fs::path(out_dir) / "classes.json").string());
+      if (config_given) {
+        if (!num_classes_given(config_path, sets)) cfg.NUM_CLASSES = saved_cfg.NUM_CLASSES;
+        train::refuse_contradictions(maskrcnn::config_to_json(saved_cfg), maskrcnn::config_to_json(cfg), run_config,
+                                     "the config key (from --preset/--config/--set/--optimizer) ");
+      }
+      cfg = saved_cfg;
+    }
     if (seed == 0) seed = cfg.SEED;
+    settings["seed"] = seed;
 
     data::DatasetOptions dopt;
     dopt.class_attribute = class_attribute;
+    if (resuming) dopt.class_names.assign(class_names.begin() + 1, class_names.end());  // the run's ids
     data::Dataset train_set = data::load_dataset(train_json, train_images, dopt);
     data::Dataset val_set;
     bool has_val = false;
@@ -125,22 +206,28 @@ int main(int argc, char** argv) {
       has_val = !val_set.images.empty();
     }
     const int64_t classes = int64_t(train_set.class_names.size());
-    const bool classes_given = config_sets_num_classes(config_path) || std::any_of(sets.begin(), sets.end(), [](const std::string& s) {
-      return s.rfind("NUM_CLASSES=", 0) == 0;
-    });
-    if (classes_given && cfg.NUM_CLASSES != classes)
-      throw std::runtime_error((config_path.empty() ? std::string("--set") : config_path) + ": NUM_CLASSES is " +
-                               std::to_string(cfg.NUM_CLASSES) + " but " + train_json + " has " +
-                               std::to_string(classes - 1) + " classes (+ background = " + std::to_string(classes) + ")");
-    cfg.NUM_CLASSES = classes;
+    if (!resuming) {
+      if (num_classes_given(config_path, sets) && cfg.NUM_CLASSES != classes)
+        throw std::runtime_error((config_path.empty() ? std::string("--set") : config_path) + ": NUM_CLASSES is " +
+                                 std::to_string(cfg.NUM_CLASSES) + " but " + train_json + " has " +
+                                 std::to_string(classes - 1) + " classes (+ background = " + std::to_string(classes) + ")");
+      cfg.NUM_CLASSES = classes;
+    }
     cfg.validate(config_path.empty() ? "config" : config_path);
 
     std::vector<train::Phase> schedule =
         schedule_text.empty() ? train::study_schedule(cfg.LEARNING_RATE, study_epochs > 0 ? study_epochs : 1)
                               : train::parse_schedule(schedule_text, cfg.LEARNING_RATE);
+    if (resuming && saved.contains("schedule")) {
+      if (!schedule_text.empty() || study_epochs > 0)
+        train::refuse_contradictions(saved, {{"schedule", train::schedule_to_string(schedule)}}, run_json,
+                                     "--schedule/--epochs-per-phase: ");
+      schedule = train::parse_schedule(saved.at("schedule").get<std::string>(), cfg.LEARNING_RATE);
+    }
+    settings["schedule"] = train::schedule_to_string(schedule);
 
     maskrcnn::MaskRCNN model(cfg);
-    if (!weights.empty() && resume.empty()) {
+    if (!weights.empty() && !resuming) {
       TensorMap w = load_tensors(weights);  // read once: its class count decides the exclusions
       std::erase_if(w, [](const auto& e) { return e.first.rfind(kOptimizerPrefix, 0) == 0; });  // a mrc-train checkpoint
       const std::vector<std::string> exclude = weights_exclusions(w, cfg.NUM_CLASSES);
@@ -162,37 +249,31 @@ int main(int argc, char** argv) {
     }
 
     train::TrainOptions topt;
-    topt.optimizer = optimizer;
     topt.schedule = schedule;
     topt.steps_per_epoch = steps_per_epoch;
     topt.validation_steps = validation_steps;
     topt.out_dir = out_dir;
+    topt.eval_photos = has_val ? &val_set : nullptr;
     topt.progress = !quiet;
     train::Trainer trainer(model, train_loader, val_loader.get(), topt, train_set.class_names);
-    if (!resume.empty()) {
+    if (resuming) {
       const std::string path = resume == "last" ? train::latest_checkpoint(out_dir) : resume;
       trainer.resume(path);
       std::printf("resumed from %s after epoch %lld\n", path.c_str(), (long long)trainer.epochs_done());
+    } else {
+      fs::create_directories(out_dir);
+      train::write_run_settings(out_dir, settings);
     }
     std::printf("Mask R-CNN %s, %lld classes, %lld trainable of %lld parameters at the start; %zu training / %zu "
                 "validation photos; %s; schedule %s; device %s\n",
                 cfg.BACKBONE.c_str(), (long long)(classes - 1), (long long)model.parameter_count(true),
                 (long long)model.parameter_count(), train_set.images.size(), has_val ? val_set.images.size() : size_t(0),
-                optimizer.c_str(), train::schedule_to_string(schedule).c_str(), device.str().c_str());
+                cfg.OPTIMIZER.c_str(), train::schedule_to_string(schedule).c_str(), device.str().c_str());
     std::fflush(stdout);
     trainer.run();
-    if (evaluate && has_val) {
-      const train::Evaluation e = train::evaluate_model(model, val_set, !quiet);
-      nlohmann::json j = train::evaluation_to_json(e, train_set.class_names);
-      j["checkpoint"] = train::latest_checkpoint(out_dir);
-      j["data"] = val_json.empty() ? train_json + " (held-out photos)" : val_json;
-      write_file_atomic((fs::path(out_dir) / "eval.json").string(), j.dump(1) + "\n");
-      std::printf("validation photos: mask AP50 %.4f, AP %.4f; box AP50 %.4f, AP %.4f (eval.json)\n", e.mask.ap50,
-                  e.mask.ap, e.box.ap50, e.box.ap);
-    } else if (evaluate) {
-      std::printf("--evaluate: no validation photos, nothing evaluated\n");
-    }
-    std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png\n", out_dir.c_str());
+    if (evaluate && !has_val) std::printf("--evaluate: no validation photos, nothing evaluated\n");
+    std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png%s\n", out_dir.c_str(),
+                has_val ? ", ap.png, eval.json" : "");
     return 0;
   });
 }

@@ -64,7 +64,13 @@ std::string ProgressBar::render_locked(double elapsed) const {
     std::snprintf(buf, sizeof buf, "  %.1f/s", rate);
   }
   line += buf;
+  if (!status_.empty()) line += "  " + status_;
   return line;
+}
+
+void ProgressBar::set_status(std::string status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = std::move(status);
 }
 
 void ProgressBar::draw_locked(bool force) {
@@ -79,7 +85,7 @@ void ProgressBar::draw_locked(bool force) {
   drawn_ = true;
   const std::string line = render_locked(std::chrono::duration<double>(now - start_).count());
   if (tty)
-    std::fprintf(out_, "\r%-90s", line.c_str());   // padded to cover a longer previous line
+    std::fprintf(out_, "\r%-150s", line.c_str());  // padded to cover a longer previous line
   else
     std::fprintf(out_, "%s%s", line.c_str(), finished_ ? "" : "\n");
   std::fflush(out_);

@@ -19,6 +19,7 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void update(int64_t n = 1);    // n more items done
+  void set_status(std::string status);  // shown after the rate (e.g. running losses), from the next redraw on
   void set(int64_t done);        // absolute count
   void finish();                 // final line with the total time and mean rate, then a newline
 
@@ -35,7 +36,7 @@ class ProgressBar {
   void draw_locked(bool force);
 
   int64_t total_;
-  std::string label_;
+  std::string label_, status_;
   std::FILE* out_;
   int64_t done_ = 0;
   Clock::time_point start_, last_draw_;

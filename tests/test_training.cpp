@@ -13,6 +13,7 @@
 #include "test_util.h"
 #include "train/history.h"
 #include "train/inputs.h"
+#include "train/tensorboard.h"
 #include "train/trainer.h"
 
 using namespace mrc;
@@ -221,4 +222,106 @@ TEST_CASE("a diverging run stops with a message naming the epoch and step, and w
   Trainer t = r.trainer("all:1:1e12", 6);
   CHECK_THROWS_WITH_AS(t.run(), doctest::Contains("training diverged"), std::runtime_error);
   CHECK_THROWS_AS(latest_checkpoint(r.run_dir()), std::runtime_error);
+}
+
+TEST_CASE("schedules: \"study\", matterport's cumulative @N epochs, and the errors of @N") {
+  const std::vector<Phase> study = parse_schedule("study", 0.001);
+  REQUIRE(study.size() == 3);
+  CHECK(study[0].layers == "heads");
+  CHECK(study[0].epochs == 120);
+  CHECK(study[0].lr == doctest::Approx(1e-4));
+  CHECK(study[1].layers == "heads");
+  CHECK(study[1].epochs == 60);
+  CHECK(study[1].lr == doctest::Approx(1e-5));
+  CHECK(study[2].layers == "all");
+  CHECK(study[2].epochs == 30);
+  CHECK(study[2].lr == doctest::Approx(1e-5));
+  CHECK(total_epochs(study) == 210);
+  CHECK(schedule_to_string(parse_schedule("heads:@2:LR,all:3:LR/2,5+:@9:0.1", 1)) == "heads:2:1,all:3:0.5,5+:4:0.1");
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:@5:LR,all:@5:LR", 1), doctest::Contains("already end at epoch 5"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parse_schedule("heads:@x:LR", 1), doctest::Contains("expected a number"), std::invalid_argument);
+  CHECK(schedule_syntax().find("@N") != std::string::npos);
+}
+
+TEST_CASE("learning-rate factors: warm-up, step decay by epoch, cosine over the run") {
+  maskrcnn::Config c;
+  CHECK(lr_factor(c, 0, 10, 100) == 1.0);
+  c.LR_WARMUP_STEPS = 4;
+  c.LR_WARMUP_FACTOR = 0.25;
+  CHECK(lr_factor(c, 0, 10, 100) == doctest::Approx(0.25));
+  CHECK(lr_factor(c, 2, 10, 100) == doctest::Approx(0.625));
+  CHECK(lr_factor(c, 4, 10, 100) == doctest::Approx(1.0));
+  c.LR_DECAY = "step";
+  c.LR_DECAY_EPOCHS = {2, 4};
+  c.LR_DECAY_GAMMA = 0.5;
+  CHECK(lr_factor(c, 9, 10, 100) == doctest::Approx(1.0));    // the last step of epoch 1
+  CHECK(lr_factor(c, 10, 10, 100) == doctest::Approx(0.5));   // epoch 2 starts lower
+  CHECK(lr_factor(c, 35, 10, 100) == doctest::Approx(0.25));  // epoch 4
+  c.LR_WARMUP_STEPS = 0;
+  c.LR_DECAY = "cosine";
+  CHECK(lr_factor(c, 0, 10, 100) == doctest::Approx(1.0));
+  CHECK(lr_factor(c, 50, 10, 100) == doctest::Approx(0.5));
+  CHECK(lr_factor(c, 100, 10, 100) == doctest::Approx(0.0));
+}
+
+TEST_CASE("OPTIMIZER and its config keys reach the optimizer: SGD Nesterov, Adam betas/eps, AdamW") {
+  maskrcnn::Config c;
+  Tensor p = Tensor::ones({2}).requires_grad_(true);
+  c.OPTIMIZER = "sgd";
+  c.LEARNING_NESTEROV = true;
+  c.LEARNING_MOMENTUM = 0.8;
+  auto sgd = make_optimizer(c, {{"p", p}});
+  CHECK(sgd->type() == "SGD");
+  CHECK(sgd->param_groups()[0].nesterov);
+  CHECK(sgd->param_groups()[0].momentum == 0.8);
+  c.OPTIMIZER = "adamw";
+  c.ADAM_BETA_1 = 0.8;
+  c.ADAM_BETA_2 = 0.99;
+  c.ADAM_EPSILON = 1e-6;
+  c.WEIGHT_DECAY = 0.01;
+  auto adamw = make_optimizer(c, {{"p", p}});
+  CHECK(adamw->type() == "AdamW");
+  CHECK(adamw->param_groups()[0].beta1 == 0.8);
+  CHECK(adamw->param_groups()[0].beta2 == 0.99);
+  CHECK(adamw->param_groups()[0].eps == 1e-6);
+  CHECK(adamw->param_groups()[0].weight_decay == 0.01);
+  c.OPTIMIZER = "adam";
+  CHECK(make_optimizer(c, {{"p", p}})->type() == "Adam");
+}
+
+TEST_CASE("matterport config keys: mapped where an equivalent exists, refused with the reason otherwise") {
+  const maskrcnn::Config m = maskrcnn::config_from_json(
+      nlohmann::json::parse(R"({"GPU_COUNT": 2, "IMAGES_PER_GPU": 3, "MEAN_PIXEL": [123.7, 116.8, 103.9],
+        "BBOX_STD_DEV": [0.1, 0.1, 0.2, 0.2], "RPN_BBOX_STD_DEV": [0.1, 0.1, 0.2, 0.2], "TRAIN_BN": false,
+        "IMAGE_RESIZE_MODE": "square", "USE_MINI_MASK": true, "MINI_MASK_SHAPE": [56, 56], "LEARNING_MOMENTUM": 0.9,
+        "WEIGHT_DECAY": 0.0001, "BACKBONE_STRIDES": [4, 8, 16, 32, 64], "RPN_ANCHOR_STRIDE": 1})"),
+      "mp.json");
+  CHECK(m.IMAGES_PER_GPU == 6);
+  CHECK(m.IMAGE_MEAN[0] == doctest::Approx(123.7 / 255));
+  CHECK(m.IMAGE_STD[2] == doctest::Approx(1.0 / 255));
+  CHECK(m.BBOX_WEIGHTS == std::vector<double>{10, 10, 5, 5});
+  CHECK(m.RPN_BBOX_WEIGHTS == std::vector<double>{10, 10, 5, 5});
+  CHECK(m.BACKBONE_NORM == "frozen_bn");
+  auto refused = [](const char* text) { return maskrcnn::config_from_json(nlohmann::json::parse(text), "mp.json"); };
+  CHECK_THROWS_WITH_AS(refused(R"({"IMAGE_RESIZE_MODE": "crop"})"), doctest::Contains("mp.json: key \"IMAGE_RESIZE_MODE\""),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(refused(R"({"BATCH_SIZE": 4})"), doctest::Contains("derived"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(refused(R"({"RPN_ANCHOR_STRIDE": 2})"), doctest::Contains("every feature-map cell"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(refused(R"({"NO_SUCH_KEY": 1})"), doctest::Contains("unknown setting"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(refused(R"({"LR_DECAY": "step"})"), doctest::Contains("LR_DECAY_EPOCHS"), std::runtime_error);
+  const maskrcnn::Config p = maskrcnn::config_from_json(maskrcnn::config_preset("matterport"), "preset");
+  CHECK(p.IMAGE_MAX_DIM == 1024);
+  CHECK(p.DETECTION_MIN_CONFIDENCE == 0.7);
+  CHECK(p.DETECTION_NMS_THRESHOLD == 0.3);
+  CHECK(p.TRAIN_ROIS_PER_IMAGE == 200);
+  CHECK(p.ROI_POSITIVE_RATIO == 0.33);
+  CHECK_THROWS_AS(maskrcnn::config_preset("detectron2"), std::invalid_argument);
+}
+
+TEST_CASE("TensorBoard framing: CRC-32C and its mask as TFRecord defines them") {
+  CHECK(crc32c("123456789") == 0xE3069283u);  // the CRC-32C check value
+  CHECK(crc32c("") == 0u);
+  const uint32_t c = crc32c("abc");
+  CHECK(masked_crc32c("abc") == uint32_t(((c >> 15) | (c << 17)) + 0xA282EAD8u));
 }

@@ -63,7 +63,7 @@ nlohmann::json history_to_json(const std::vector<StepRecord>& steps, const std::
   j["epochs"] = nlohmann::json::array();
   for (const EpochRecord& e : epochs)
     j["epochs"].push_back({{"epoch", e.epoch}, {"layers", e.layers}, {"lr", e.lr}, {"train", e.train}, {"val", e.val},
-                           {"seconds", e.seconds}});
+                           {"ap", e.ap}, {"seconds", e.seconds}});
   return j;
 }
 
@@ -76,6 +76,7 @@ void history_from_json(const nlohmann::json& j, std::vector<StepRecord>& steps, 
   for (const auto& e : j.at("epochs"))
     epochs.push_back({e.at("epoch").get<int64_t>(), e.at("layers").get<std::string>(), e.at("lr").get<double>(),
                       e.at("train").get<std::map<std::string, double>>(), e.at("val").get<std::map<std::string, double>>(),
+                      e.value("ap", std::map<std::string, double>{}),  // absent in checkpoints written before AP
                       e.at("seconds").get<double>()});
 }
 
@@ -98,11 +99,13 @@ void write_history(const std::string& run_dir, const std::vector<StepRecord>& st
   e << std::setprecision(9) << "epoch,layers,lr";
   for (const std::string& c : cols) e << ',' << c;
   for (const std::string& c : cols) e << ",val_" << c;
+  for (const std::string& c : kApNames) e << ",val_" << c;
   e << ",seconds\n";
   for (const EpochRecord& r : epochs) {
     e << r.epoch << ',' << r.layers << ',' << r.lr;
     for (const std::string& c : cols) e << ',' << value_or_nan(r.train, c);
     for (const std::string& c : cols) e << ',' << value_or_nan(r.val, c);
+    for (const std::string& c : kApNames) e << ',' << value_or_nan(r.ap, c);
     e << ',' << r.seconds << '\n';
   }
   write_file_atomic((dir / "epochs.csv").string(), e.str());
@@ -133,6 +136,16 @@ void write_history(const std::string& run_dir, const std::vector<StepRecord>& st
   data::write_line_chart_png((dir / "losses.png").string(),
                              has_val ? "validation losses per epoch" : "training losses per epoch", "epoch", "loss",
                              by_name);
+
+  std::vector<data::LineSeries> ap;
+  for (const char* name : {"mask_AP", "mask_AP50", "box_AP", "box_AP50"}) {
+    data::LineSeries s{name, {}, {}};
+    for (const EpochRecord& r : epochs)
+      if (r.ap.count(name)) s.xs.push_back(double(r.epoch)), s.ys.push_back(r.ap.at(name));
+    if (!s.xs.empty()) ap.push_back(s);
+  }
+  if (!ap.empty())
+    data::write_line_chart_png((dir / "ap.png").string(), "AP on the validation photos", "epoch", "AP", ap);
 }
 
 std::vector<EpochRecord> read_epochs_csv(const std::string& run_dir) {
@@ -142,37 +155,42 @@ std::vector<EpochRecord> read_epochs_csv(const std::string& run_dir) {
   std::string line;
   std::getline(in, line);
   const std::vector<std::string> header = split_csv_line(line);
-  const std::vector<std::string> cols = loss_columns();
-  const size_t expected = 3 + 2 * cols.size() + 1;
-  if (header.size() != expected || header[0] != "epoch")
-    throw std::runtime_error(path + ": line 1: expected the mrc-train header with " + std::to_string(expected) +
-                             " columns starting with \"epoch\"");
+  std::map<std::string, size_t> column;
+  for (size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+  std::vector<std::string> required{"epoch", "layers", "lr", "seconds"};
+  for (const std::string& c : loss_columns()) required.push_back(c), required.push_back("val_" + c);
+  for (const std::string& c : required)
+    if (!column.count(c))
+      throw std::runtime_error(path + ": line 1: no column \"" + c + "\" (expected the header mrc-train writes)");
   std::vector<EpochRecord> records;
   for (int line_no = 2; std::getline(in, line); ++line_no) {
     if (line.empty()) continue;
     const std::vector<std::string> f = split_csv_line(line);
     const std::string where = path + ": line " + std::to_string(line_no);
-    if (f.size() != expected)
-      throw std::runtime_error(where + ": expected " + std::to_string(expected) + " columns, got " + std::to_string(f.size()));
-    auto number = [&](size_t i) {
+    if (f.size() != header.size())
+      throw std::runtime_error(where + ": expected " + std::to_string(header.size()) + " columns, got " + std::to_string(f.size()));
+    auto number = [&](const std::string& name) {
+      const size_t i = column.at(name);
       try {
         size_t used = 0;
         const double v = std::stod(f[i], &used);
         if (used == f[i].size()) return v;
       } catch (const std::exception&) {
       }
-      throw std::runtime_error(where + ": column \"" + header[i] + "\": expected a number, got \"" + f[i] + "\"");
+      throw std::runtime_error(where + ": column \"" + name + "\": expected a number, got \"" + f[i] + "\"");
     };
     EpochRecord r;
-    r.epoch = int64_t(number(0));
-    r.layers = f[1];
-    r.lr = number(2);
-    for (size_t c = 0; c < cols.size(); ++c) {
-      r.train[cols[c]] = number(3 + c);
-      const double v = number(3 + cols.size() + c);
-      if (v == v) r.val[cols[c]] = v;
+    r.epoch = int64_t(number("epoch"));
+    r.layers = f[column.at("layers")];
+    r.lr = number("lr");
+    for (const std::string& c : loss_columns()) {
+      r.train[c] = number(c);
+      if (const double v = number("val_" + c); v == v) r.val[c] = v;
     }
-    r.seconds = number(expected - 1);
+    for (const std::string& c : kApNames)  // older runs have no AP columns
+      if (column.count("val_" + c))
+        if (const double v = number("val_" + c); v == v) r.ap[c] = v;
+    r.seconds = number("seconds");
     records.push_back(r);
   }
   return records;

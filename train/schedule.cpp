@@ -50,8 +50,10 @@ double parse_lr(const std::string& s, double base_lr, const std::string& where) 
 }  // namespace
 
 std::vector<Phase> parse_schedule(const std::string& text, double base_lr) {
+  if (text == "study") return parse_schedule(kStudySchedule, base_lr);
   if (text.empty()) throw std::invalid_argument("schedule: empty; expected GROUP:EPOCHS:LR[,GROUP:EPOCHS:LR...]");
   std::vector<Phase> phases;
+  int64_t ended = 0;  // the epoch (over the whole run) the phases so far end at
   const std::vector<std::string> items = split(text, ',');
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string where = "schedule phase " + std::to_string(i + 1) + " \"" + items[i] + "\"";
@@ -64,10 +66,16 @@ std::vector<Phase> parse_schedule(const std::string& text, double base_lr) {
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(where + ": " + e.what());
     }
-    const double epochs = parse_number(f[1], where + " (epochs)");
+    const bool until = !f[1].empty() && f[1][0] == '@';  // matterport's cumulative count
+    const double epochs = parse_number(until ? f[1].substr(1) : f[1], where + " (epochs)");
     if (epochs < 1 || epochs != std::floor(epochs))
-      throw std::invalid_argument(where + ": epochs must be a positive integer, got \"" + f[1] + "\"");
-    p.epochs = int64_t(epochs);
+      throw std::invalid_argument(where + ": epochs must be a positive integer (or @N, the epoch the phase ends at), got \"" +
+                                  f[1] + "\"");
+    p.epochs = until ? int64_t(epochs) - ended : int64_t(epochs);
+    if (p.epochs < 1)
+      throw std::invalid_argument(where + ": ends at epoch " + f[1].substr(1) + " but the phases before it already end at epoch " +
+                                  std::to_string(ended) + " (@N counts epochs over the whole run, as matterport does)");
+    ended += p.epochs;
     p.lr = parse_lr(f[2], base_lr, where + " (learning rate)");
     phases.push_back(p);
   }
@@ -84,6 +92,14 @@ std::string schedule_to_string(const std::vector<Phase>& phases) {
 std::vector<Phase> study_schedule(double base_lr, int64_t epochs_per_phase) {
   return {{"heads", epochs_per_phase, base_lr / 10}, {"heads", epochs_per_phase, base_lr / 100},
           {"all", epochs_per_phase, base_lr / 100}};
+}
+
+std::string schedule_syntax() {
+  return "phases GROUP:EPOCHS:LR,... trained in order. GROUP: heads | 3+ | 4+ | 5+ | all (the layers trained). "
+         "EPOCHS: a count, or @N = until epoch N of the whole run (matterport's cumulative epochs: "
+         "heads:@120:LR/10,heads:@180:LR/100,all:@210:LR/100 = 120 + 60 + 30 epochs). LR: a number, LR, or LR/k "
+         "(LR = LEARNING_RATE). \"study\" = " + std::string(kStudySchedule) +
+         ". Default: the study's three phases, --epochs-per-phase epochs each (1).";
 }
 
 SchedulePosition locate_epoch(const std::vector<Phase>& phases, int64_t epoch) {

@@ -9,34 +9,25 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "data/image_io.h"
 #include "data/progress.h"
 #include "optim/adam.h"
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
+#include "optim/lr_schedule.h"
 #include "optim/sgd.h"
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
 #include "train/history.h"
 #include "train/inputs.h"
+#include "train/model_eval.h"
+#include "train/predict.h"
 
 namespace mrc::train {
 namespace fs = std::filesystem;
 using maskrcnn::kLossNames;
 
 namespace {
-
-std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, const maskrcnn::Config& cfg, NamedTensors params) {
-  ParamGroup g;
-  g.params = std::move(params);
-  g.lr = cfg.LEARNING_RATE;
-  g.weight_decay = cfg.WEIGHT_DECAY;
-  if (kind == "sgd") {
-    g.momentum = cfg.LEARNING_MOMENTUM;
-    return std::make_unique<SGD>(std::vector<ParamGroup>{g});
-  }
-  if (kind == "adam") return std::make_unique<Adam>(std::vector<ParamGroup>{g});
-  throw std::invalid_argument("optimizer: expected \"sgd\" or \"adam\", got \"" + kind + "\"");
-}
 
 std::map<std::string, double> loss_values(const maskrcnn::Losses& l) {
   std::map<std::string, double> v;
@@ -67,28 +58,63 @@ std::string loss_summary(const std::map<std::string, double>& v) {
 
 }  // namespace
 
+std::unique_ptr<Optimizer> make_optimizer(const maskrcnn::Config& cfg, NamedTensors params) {
+  ParamGroup g;
+  g.params = std::move(params);
+  g.lr = cfg.LEARNING_RATE;
+  g.weight_decay = cfg.WEIGHT_DECAY;
+  g.momentum = cfg.LEARNING_MOMENTUM;
+  g.nesterov = cfg.LEARNING_NESTEROV;
+  g.beta1 = cfg.ADAM_BETA_1;
+  g.beta2 = cfg.ADAM_BETA_2;
+  g.eps = cfg.ADAM_EPSILON;
+  if (cfg.OPTIMIZER == "sgd") return std::make_unique<SGD>(std::vector<ParamGroup>{g});
+  if (cfg.OPTIMIZER == "adam") return std::make_unique<Adam>(std::vector<ParamGroup>{g});
+  if (cfg.OPTIMIZER == "adamw") return std::make_unique<AdamW>(std::vector<ParamGroup>{g});
+  throw std::invalid_argument("OPTIMIZER: expected \"sgd\", \"adam\" or \"adamw\", got \"" + cfg.OPTIMIZER + "\"");
+}
+
+double lr_factor(const maskrcnn::Config& cfg, int64_t step, int64_t steps_per_epoch, int64_t total_steps) {
+  std::vector<LrSchedule> parts;
+  if (cfg.LR_WARMUP_STEPS > 0) parts.push_back(LrSchedule::linear_warmup(cfg.LR_WARMUP_FACTOR, cfg.LR_WARMUP_STEPS));
+  if (cfg.LR_DECAY == "step") {
+    std::vector<int64_t> milestones;  // the first step of each listed epoch (1-based) starts at the lower rate
+    for (int64_t e : cfg.LR_DECAY_EPOCHS) milestones.push_back((e - 1) * steps_per_epoch);
+    parts.push_back(LrSchedule::multistep(milestones, cfg.LR_DECAY_GAMMA));
+  } else if (cfg.LR_DECAY == "cosine") {
+    parts.push_back(LrSchedule::cosine(std::max<int64_t>(total_steps, 1)));
+  }
+  return parts.empty() ? 1.0 : LrSchedule::chain(parts).lr(1.0, step);
+}
+
 std::string checkpoint_path(const std::string& run_dir, int64_t epoch) {
   std::ostringstream name;
   name << "epoch_" << std::setw(4) << std::setfill('0') << epoch << ".safetensors";
   return (fs::path(run_dir) / "checkpoints" / name.str()).string();
 }
 
-std::string latest_checkpoint(const std::string& run_dir) {
-  const fs::path dir = fs::path(run_dir) / "checkpoints";
+std::string best_checkpoint_path(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints" / "best.safetensors").string();
+}
+
+std::map<int64_t, std::string> epoch_checkpoints(const std::string& run_dir) {
+  std::map<int64_t, std::string> found;
   std::error_code ec;
-  std::string best;
-  int64_t best_epoch = -1;
   const std::regex pattern(R"(epoch_(\d+)\.safetensors)");
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
+  for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
     std::smatch m;
     const std::string name = e.path().filename().string();
-    if (!std::regex_match(name, m, pattern)) continue;
-    const int64_t epoch = std::stoll(m[1].str());
-    if (epoch > best_epoch) best_epoch = epoch, best = e.path().string();
+    if (std::regex_match(name, m, pattern)) found[std::stoll(m[1].str())] = e.path().string();
   }
-  if (best.empty())
-    throw std::runtime_error(dir.string() + ": no checkpoint (expected checkpoints/epoch_NNNN.safetensors in the run folder)");
-  return best;
+  return found;
+}
+
+std::string latest_checkpoint(const std::string& run_dir) {
+  const std::map<int64_t, std::string> found = epoch_checkpoints(run_dir);
+  if (found.empty())
+    throw std::runtime_error((fs::path(run_dir) / "checkpoints").string() +
+                             ": no checkpoint (expected checkpoints/epoch_NNNN.safetensors in the run folder)");
+  return found.rbegin()->second;
 }
 
 Trainer::Trainer(maskrcnn::MaskRCNN& model, data::Loader& train_loader, data::Loader* val_loader, TrainOptions options,
@@ -106,7 +132,7 @@ Trainer::Trainer(maskrcnn::MaskRCNN& model, data::Loader& train_loader, data::Lo
   if (int64_t(class_names_.size()) != cfg.NUM_CLASSES)
     throw std::invalid_argument("Trainer: " + std::to_string(class_names_.size()) + " class names (with \"BG\") for NUM_CLASSES " +
                                 std::to_string(cfg.NUM_CLASSES));
-  optimizer_ = make_optimizer(options_.optimizer, cfg, model_.named_parameters());
+  optimizer_ = make_optimizer(cfg, model_.named_parameters());
 }
 
 Trainer::~Trainer() = default;
@@ -124,6 +150,7 @@ void Trainer::resume(const std::string& path) {
     loader_epoch_ = x.at("loader_epoch").get<int64_t>();
     loader_batches_ = x.at("loader_batches").get<int64_t>();
     history_from_json(x.at("history"), steps_, epochs_);
+    best_ = x.value("best", nlohmann::json());
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(path + ": not a mrc-train checkpoint (metadata: " + std::string(e.what()) + ")");
   }
@@ -147,29 +174,30 @@ data::Batch Trainer::next_train_batch() {
   throw std::runtime_error("training set " + train_loader_.dataset().source + ": no batch (no image with regions?)");
 }
 
-void Trainer::train_epoch(int64_t epoch) {
+EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_steps) {
   const SchedulePosition pos = locate_epoch(options_.schedule, epoch);
   const Phase& phase = options_.schedule[pos.phase];
   const int64_t total = total_epochs(options_.schedule);
+  const maskrcnn::Config& cfg = model_.config();
   model_.train();
   model_.set_layer_group(phase.layers);
-  optimizer_->set_lr(phase.lr);
   NamedTensors trainable;
   for (const auto& [name, p] : model_.named_parameters())
     if (p.requires_grad()) trainable.emplace_back(name, p);
   const Device device = model_.named_parameters().front().second.device();
 
   std::ostringstream label;
-  label << "epoch " << epoch + 1 << '/' << total << ' ' << phase.layers << " lr " << phase.lr;
+  label << "epoch " << epoch + 1 << '/' << total << ' ' << phase.layers << " lr " << phase.lr << " (steps)";
   data::ProgressBar bar(options_.steps_per_epoch, label.str(), options_.progress ? stderr : nullptr);
-  const auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, double> sum;
-  std::vector<StepRecord> epoch_steps;
   for (int64_t s = 0; s < options_.steps_per_epoch; ++s) {
+    const int64_t step = int64_t(steps_.size() + epoch_steps.size());  // 0-based over the run
+    const double lr = phase.lr * lr_factor(cfg, step, options_.steps_per_epoch, total * options_.steps_per_epoch);
+    optimizer_->set_lr(lr);
     const ModelInputs in = to_model_inputs(next_train_batch(), device);
     optimizer_->zero_grad();
     const maskrcnn::Losses l = model_.forward_train(in.images, in.targets);
-    StepRecord rec{int64_t(steps_.size() + epoch_steps.size()) + 1, epoch + 1, phase.lr, loss_values(l)};
+    StepRecord rec{step + 1, epoch + 1, lr, loss_values(l)};
     if (!std::isfinite(rec.losses.at("loss"))) {
       std::ostringstream msg;
       msg << "training diverged: the loss is " << rec.losses.at("loss") << " at epoch " << epoch + 1 << ", step "
@@ -178,10 +206,11 @@ void Trainer::train_epoch(int64_t epoch) {
       throw std::runtime_error(msg.str());
     }
     l.total.backward();
-    if (model_.config().GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, model_.config().GRADIENT_CLIP_NORM);
+    if (cfg.GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, cfg.GRADIENT_CLIP_NORM);
     optimizer_->step();
     accumulate(sum, rec.losses);
     epoch_steps.push_back(std::move(rec));
+    bar.set_status("running " + loss_summary(divided(sum, double(s + 1))));
     bar.update();
   }
   bar.finish();
@@ -190,19 +219,19 @@ void Trainer::train_epoch(int64_t epoch) {
   e.layers = phase.layers;
   e.lr = phase.lr;
   e.train = divided(sum, double(options_.steps_per_epoch));
-  e.val = validate(epoch);
-  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  steps_.insert(steps_.end(), epoch_steps.begin(), epoch_steps.end());
-  epochs_.push_back(e);
-  epochs_done_ = epoch + 1;
-  write_outputs(epochs_done_);
-  if (options_.log) {
-    std::fprintf(options_.log, "epoch %lld/%lld [%s, lr %g] %s", (long long)(epoch + 1), (long long)total,
-                 phase.layers.c_str(), phase.lr, loss_summary(e.train).c_str());
-    if (!e.val.empty()) std::fprintf(options_.log, "  val_%s", loss_summary(e.val).c_str());
-    std::fprintf(options_.log, "  %.1f s\n", e.seconds);
-    std::fflush(options_.log);
-  }
+  return e;
+}
+
+void Trainer::log_epoch(const EpochRecord& e) const {
+  if (!options_.log) return;
+  std::fprintf(options_.log, "epoch %lld/%lld [%s, lr %g] %s", (long long)e.epoch,
+               (long long)total_epochs(options_.schedule), e.layers.c_str(), e.lr, loss_summary(e.train).c_str());
+  if (!e.val.empty()) std::fprintf(options_.log, "  val_%s", loss_summary(e.val).c_str());
+  if (!e.ap.empty())
+    std::fprintf(options_.log, "  mask AP %.4f AP50 %.4f, box AP %.4f AP50 %.4f", e.ap.at("mask_AP"), e.ap.at("mask_AP50"),
+                 e.ap.at("box_AP"), e.ap.at("box_AP50"));
+  std::fprintf(options_.log, "  %.1f s\n", e.seconds);
+  std::fflush(options_.log);
 }
 
 std::map<std::string, double> Trainer::validate(int64_t epoch) {
@@ -223,28 +252,114 @@ std::map<std::string, double> Trainer::validate(int64_t epoch) {
   return n ? divided(sum, double(n)) : std::map<std::string, double>{};
 }
 
-void Trainer::write_outputs(int64_t epoch) const {
+bool Trainer::evaluation_due(int64_t epoch) const {
+  if (!options_.eval_photos || options_.eval_photos->images.empty()) return false;
+  const int64_t every = model_.config().EVAL_EVERY < 0 ? 1 : model_.config().EVAL_EVERY;
+  return epoch + 1 == total_epochs(options_.schedule) || (every > 0 && (epoch + 1) % every == 0);
+}
+
+std::map<std::string, double> Trainer::evaluate(int64_t epoch) {
+  if (!evaluation_due(epoch)) return {};
+  const Evaluation e = evaluate_model(model_, *options_.eval_photos, options_.progress);
+  nlohmann::json j = evaluation_to_json(e, class_names_);
+  j["epoch"] = epoch + 1;
+  j["checkpoint"] = checkpoint_path(options_.out_dir, epoch + 1);
+  j["data"] = options_.eval_photos->source;
+  write_file_atomic((fs::path(options_.out_dir) / "eval.json").string(), j.dump(1) + "\n");
+  return {{"mask_AP", e.mask.ap}, {"mask_AP50", e.mask.ap50}, {"mask_AP75", e.mask.ap75},
+          {"box_AP", e.box.ap},   {"box_AP50", e.box.ap50},   {"box_AP75", e.box.ap75}};
+}
+
+// The best epoch: the highest validation mask AP when the run evaluates during training (EVAL_EVERY != 0),
+// else the lowest validation loss; epochs without that figure do not compete.
+bool Trainer::improves_best(const EpochRecord& e) {
+  const bool by_ap = options_.eval_photos && !options_.eval_photos->images.empty() && model_.config().EVAL_EVERY != 0;
+  const std::string metric = by_ap ? "val_mask_AP" : "val_loss";
+  const std::map<std::string, double>& from = by_ap ? e.ap : e.val;
+  const auto it = from.find(by_ap ? "mask_AP" : "loss");
+  if (it == from.end()) return false;
+  const bool better = best_.is_null() || best_.value("metric", "") != metric ||
+                      (by_ap ? it->second > best_.at("value").get<double>() : it->second < best_.at("value").get<double>());
+  if (better) best_ = {{"metric", metric}, {"value", it->second}, {"epoch", e.epoch}};
+  return better;
+}
+
+// The epoch's checkpoint; best.safetensors when it is the best so far; the oldest removed past KEEP_CHECKPOINTS.
+void Trainer::write_checkpoints(int64_t epoch, bool best) const {
   nlohmann::json extra;
   extra["epoch"] = epoch;
   extra["generator"] = model_.generator().state();
   extra["loader_epoch"] = loader_epoch_;
   extra["loader_batches"] = loader_batches_;
-  extra["optimizer"] = options_.optimizer;
+  extra["optimizer"] = model_.config().OPTIMIZER;
   extra["schedule"] = schedule_to_string(options_.schedule);
   extra["history"] = history_to_json(steps_, epochs_);
   extra["config"] = maskrcnn::config_to_json(model_.config());
   extra["class_names"] = class_names_;
-  save_checkpoint(checkpoint_path(options_.out_dir, epoch), model_.state_dict(), optimizer_.get(),
-                  optimizer_->step_count(), extra);
-  write_history(options_.out_dir, steps_, epochs_);
+  extra["best"] = best_;
+  const std::string path = checkpoint_path(options_.out_dir, epoch);
+  save_checkpoint(path, model_.state_dict(), optimizer_.get(), optimizer_->step_count(), extra);
+  if (best) {  // a second name for the same file (a copy where the file system has no hard links), swapped in atomically
+    const std::string target = best_checkpoint_path(options_.out_dir), tmp = target + ".tmp";
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    fs::create_hard_link(path, tmp, ec);
+    if (ec) fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, target);
+  }
+  if (const int64_t keep = model_.config().KEEP_CHECKPOINTS; keep > 0)
+    for (const auto& [e, file] : epoch_checkpoints(options_.out_dir))
+      if (e <= epoch - keep) fs::remove(file);
+}
+
+void Trainer::write_tensorboard(const EpochRecord& e, const std::vector<StepRecord>& epoch_steps) {
+  if (!events_) return;
+  for (const StepRecord& s : epoch_steps) {
+    events_->scalar("step/lr", s.lr, s.step);
+    for (const auto& [name, v] : s.losses) events_->scalar("step/" + name, v, s.step);
+  }
+  events_->scalar("epoch/lr", e.lr, e.epoch);
+  for (const auto& [name, v] : e.train) events_->scalar("train/" + name, v, e.epoch);
+  for (const auto& [name, v] : e.val) events_->scalar("val/" + name, v, e.epoch);
+  for (const auto& [name, v] : e.ap) events_->scalar("val/" + name, v, e.epoch);
+  if (e.ap.empty()) return;
+  const bool was_training = model_.is_training();
+  model_.eval();
+  NoGradGuard no_grad;
+  const data::Dataset& photos = *options_.eval_photos;
+  data::DecodeOptions decode;
+  decode.channels = 3;
+  decode.apply_exif = false;  // as the loader reads them: VIA's coordinates ignore EXIF
+  for (size_t i = 0; i < photos.images.size() && int64_t(i) < options_.tensorboard_photos; ++i) {
+    const data::Image photo = data::decode_image(photos.images[i].path, decode);
+    const PhotoDetections d = detect_photo(model_, photo);
+    events_->image("val_photos/" + photos.images[i].image_id,
+                   render_detections(photo, d, class_names_, model_.config().DETECTION_MIN_CONFIDENCE), e.epoch);
+  }
+  if (was_training) model_.train();
 }
 
 void Trainer::run() {
   fs::create_directories(fs::path(options_.out_dir) / "checkpoints");
+  if (options_.tensorboard && !events_) events_ = std::make_unique<EventWriter>((fs::path(options_.out_dir) / "tensorboard").string());
   maskrcnn::save_config(model_.config(), (fs::path(options_.out_dir) / "config.json").string());
   write_file_atomic((fs::path(options_.out_dir) / "classes.json").string(), nlohmann::json(class_names_).dump(1) + "\n");
   const int64_t total = total_epochs(options_.schedule);
-  for (int64_t e = epochs_done_; e < total; ++e) train_epoch(e);
+  for (int64_t epoch = epochs_done_; epoch < total; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<StepRecord> epoch_steps;
+    EpochRecord e = train_epoch(epoch, epoch_steps);
+    e.val = validate(epoch);
+    e.ap = evaluate(epoch);
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    steps_.insert(steps_.end(), epoch_steps.begin(), epoch_steps.end());
+    epochs_.push_back(e);
+    epochs_done_ = epoch + 1;
+    write_checkpoints(epochs_done_, improves_best(e));
+    write_history(options_.out_dir, steps_, epochs_);
+    write_tensorboard(e, epoch_steps);
+    log_epoch(e);
+  }
 }
 
 }  // namespace mrc::train

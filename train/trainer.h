@@ -1,17 +1,26 @@
 // The Mask R-CNN training loop of the Keras study: phases of layer groups and learning rates
-// (schedule.h), STEPS_PER_EPOCH steps an epoch with SGD or Adam, gradient clipping, the five weighted
-// losses, validation losses each epoch, a checkpoint each epoch, and the history as CSV and PNG plots.
+// (schedule.h) scaled by the config's warm-up and decay (lr_factor), STEPS_PER_EPOCH steps an epoch with
+// OPTIMIZER (SGD, Adam, AdamW), gradient clipping, the five weighted losses, validation losses each epoch,
+// mask and box AP on the validation photos every EVAL_EVERY epochs, a checkpoint each epoch, and the history
+// as CSV and PNG plots.
 //
 // A run folder holds:
 //   config.json, classes.json        the model's settings and class names (for mrc-predict)
-//   checkpoints/epoch_NNNN.safetensors  weights + optimizer state + history after epoch NNNN (1-based)
+//   run.json                         the schedule, steps and seed the run was started with (for --resume)
+//   checkpoints/epoch_NNNN.safetensors  weights + optimizer state + history after epoch NNNN (1-based); only
+//                                    the last KEEP_CHECKPOINTS when that is set
+//   checkpoints/best.safetensors     the epoch with the best validation mask AP (or, without AP, validation loss)
 //   history.csv                      one row per step: epoch, phase, layers, lr, the five losses, total
-//   epochs.csv                       one row per epoch: mean training and validation losses, seconds
-//   loss.png, losses.png             the curves (total; each loss by name)
+//   epochs.csv                       one row per epoch: mean training and validation losses, AP, seconds
+//   eval.json                        the last evaluation on the validation photos
+//   loss.png, losses.png, ap.png     the curves (total; each loss by name; AP when evaluated)
+//   tensorboard/events.out.tfevents.*  the same figures per step and epoch, and validation photos with their
+//                                    detections at each evaluation, for TensorBoard
 // Every file is written atomically. A run resumes from any of its checkpoints and then repeats the
 // same steps it would have taken without the interruption (the loader's batches and the model's
 // sampling draws are functions of the seed and the step).
 #pragma once
+#include <array>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -22,15 +31,18 @@
 #include "models/maskrcnn/maskrcnn.h"
 #include "optim/optimizer.h"
 #include "train/schedule.h"
+#include "train/tensorboard.h"
 
 namespace mrc::train {
 
 struct TrainOptions {
-  std::string optimizer = "sgd";   // "sgd" (momentum LEARNING_MOMENTUM) or "adam"; WEIGHT_DECAY applies to both
   std::vector<Phase> schedule;
   int64_t steps_per_epoch = 0;     // 0: the config's STEPS_PER_EPOCH
   int64_t validation_steps = -1;   // -1: the config's VALIDATION_STEPS (capped at the validation set's batches)
   std::string out_dir;             // the run folder (created if missing)
+  const data::Dataset* eval_photos = nullptr;  // photos for mask/box AP (EVAL_EVERY); null or empty: none
+  bool tensorboard = true;         // event files in OUT/tensorboard (losses, LR, AP, a few validation photos)
+  int64_t tensorboard_photos = 3;  // validation photos drawn with their detections at each evaluation
   bool progress = true;            // progress bar on stderr
   std::FILE* log = stdout;         // one summary line per epoch (nullptr: silent)
 };
@@ -47,8 +59,17 @@ struct EpochRecord {
   std::string layers;
   double lr = 0;
   std::map<std::string, double> train, val;  // means over the epoch; "loss" is the weighted total
+  std::map<std::string, double> ap;          // kApNames on the validation photos; empty when not evaluated
   double seconds = 0;
 };
+
+// The AP figures an evaluation adds to an epoch (epochs.csv columns "val_<name>").
+inline const std::array<std::string, 6> kApNames = {"mask_AP", "mask_AP50", "mask_AP75", "box_AP", "box_AP50", "box_AP75"};
+
+// The factor LR_WARMUP_* and LR_DECAY* put on the phase's learning rate at `step` (0-based over the run).
+double lr_factor(const maskrcnn::Config& cfg, int64_t step, int64_t steps_per_epoch, int64_t total_steps);
+// SGD, Adam or AdamW as the config's OPTIMIZER and its hyper-parameters say.
+std::unique_ptr<Optimizer> make_optimizer(const maskrcnn::Config& cfg, NamedTensors params);
 
 class Trainer {
  public:
@@ -70,10 +91,15 @@ class Trainer {
   Optimizer& optimizer() { return *optimizer_; }
 
  private:
-  void train_epoch(int64_t epoch);
+  EpochRecord train_epoch(int64_t epoch, std::vector<StepRecord>& steps);
   std::map<std::string, double> validate(int64_t epoch);
+  bool evaluation_due(int64_t epoch) const;
+  std::map<std::string, double> evaluate(int64_t epoch);
+  bool improves_best(const EpochRecord& e);
   data::Batch next_train_batch();
-  void write_outputs(int64_t epoch) const;
+  void write_checkpoints(int64_t epoch, bool best) const;
+  void log_epoch(const EpochRecord& e) const;
+  void write_tensorboard(const EpochRecord& e, const std::vector<StepRecord>& epoch_steps);
 
   maskrcnn::MaskRCNN& model_;
   data::Loader& train_loader_;
@@ -81,15 +107,21 @@ class Trainer {
   TrainOptions options_;
   std::vector<std::string> class_names_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<EventWriter> events_;
   int64_t epochs_done_ = 0;
   int64_t loader_epoch_ = -1;      // the training loader's current epoch
   int64_t loader_batches_ = 0;     // batches taken from it
   std::vector<StepRecord> steps_;
   std::vector<EpochRecord> epochs_;
+  nlohmann::json best_;            // {"metric", "value", "epoch"} of checkpoints/best.safetensors; null: none yet
 };
 
 // checkpoints/epoch_NNNN.safetensors of a run folder.
 std::string checkpoint_path(const std::string& run_dir, int64_t epoch);
+// checkpoints/best.safetensors of a run folder.
+std::string best_checkpoint_path(const std::string& run_dir);
+// The epoch checkpoints of a run folder, by epoch.
+std::map<int64_t, std::string> epoch_checkpoints(const std::string& run_dir);
 // The checkpoint with the highest epoch in a run folder; throws naming the folder when there is none.
 std::string latest_checkpoint(const std::string& run_dir);
 

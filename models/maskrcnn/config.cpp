@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/maskrcnn/config_matterport.h"
 #include "tensor/atomic_file.h"
 
 namespace mrc::maskrcnn {
@@ -82,6 +83,30 @@ Field string_field(const std::string& name, std::string Config::*m) {
           [=](Config& c, const json& v, const std::string& w) {
             if (!v.is_string()) bad(w, name, "a string", v);
             c.*m = v.get<std::string>();
+          },
+          [=](const Config& c, ojson& o) { o[name] = c.*m; }};
+}
+
+Field bool_field(const std::string& name, bool Config::*m) {
+  return {name,
+          [=](Config& c, const json& v, const std::string& w) {
+            if (!v.is_boolean()) bad(w, name, "true or false", v);
+            c.*m = v.get<bool>();
+          },
+          [=](const Config& c, ojson& o) { o[name] = c.*m; }};
+}
+
+// A list of epochs (positive integers, increasing); may be empty.
+Field epochs_field(const std::string& name, std::vector<int64_t> Config::*m) {
+  return {name,
+          [=](Config& c, const json& v, const std::string& w) {
+            if (!v.is_array()) bad(w, name, "a list of increasing epoch numbers (from 1)", v);
+            std::vector<int64_t> out;
+            for (const auto& e : v) {
+              out.push_back(read_int(e, w, name, 1, kBig));
+              if (out.size() > 1 && out.back() <= out[out.size() - 2]) bad(w, name, "a list of increasing epoch numbers", v);
+            }
+            c.*m = out;
           },
           [=](const Config& c, ojson& o) { o[name] = c.*m; }};
 }
@@ -177,13 +202,25 @@ const std::vector<Field>& fields() {
                    for (const auto& n : kLossNames) lw[n] = c.loss_weight(n);
                    o["LOSS_WEIGHTS"] = lw;
                  }});
+    v.push_back(choice_field("OPTIMIZER", &Config::OPTIMIZER, {"sgd", "adam", "adamw"}));
     v.push_back(num_field("LEARNING_RATE", &Config::LEARNING_RATE, 0, 1e3, "in [0, 1000]"));
     v.push_back(num_field("LEARNING_MOMENTUM", &Config::LEARNING_MOMENTUM, 0, 1, "in [0, 1]"));
+    v.push_back(bool_field("LEARNING_NESTEROV", &Config::LEARNING_NESTEROV));
+    v.push_back(num_field("ADAM_BETA_1", &Config::ADAM_BETA_1, 0, 0.999999, "in [0, 1)"));
+    v.push_back(num_field("ADAM_BETA_2", &Config::ADAM_BETA_2, 0, 0.999999999, "in [0, 1)"));
+    v.push_back(num_field("ADAM_EPSILON", &Config::ADAM_EPSILON, 0, 1, "in [0, 1]"));
     v.push_back(num_field("WEIGHT_DECAY", &Config::WEIGHT_DECAY, 0, 1, "in [0, 1]"));
     v.push_back(num_field("GRADIENT_CLIP_NORM", &Config::GRADIENT_CLIP_NORM, 0, 1e9, ">= 0 (0: no clipping)"));
+    v.push_back(int_field("LR_WARMUP_STEPS", &Config::LR_WARMUP_STEPS, 0));
+    v.push_back(num_field("LR_WARMUP_FACTOR", &Config::LR_WARMUP_FACTOR, 1e-12, 1, "in (0, 1]"));
+    v.push_back(choice_field("LR_DECAY", &Config::LR_DECAY, {"none", "step", "cosine"}));
+    v.push_back(epochs_field("LR_DECAY_EPOCHS", &Config::LR_DECAY_EPOCHS));
+    v.push_back(num_field("LR_DECAY_GAMMA", &Config::LR_DECAY_GAMMA, 1e-12, 1, "in (0, 1]"));
     v.push_back(int_field("IMAGES_PER_GPU", &Config::IMAGES_PER_GPU, 1, 4096));
     v.push_back(int_field("STEPS_PER_EPOCH", &Config::STEPS_PER_EPOCH, 1));
     v.push_back(int_field("VALIDATION_STEPS", &Config::VALIDATION_STEPS, 0));
+    v.push_back(int_field("EVAL_EVERY", &Config::EVAL_EVERY, -1));
+    v.push_back(int_field("KEEP_CHECKPOINTS", &Config::KEEP_CHECKPOINTS, 0));
     v.push_back({"SEED",
                  [](Config& c, const json& j, const std::string& w) { c.SEED = uint64_t(read_int(j, w, "SEED", 0, kBig)); },
                  [](const Config& c, ojson& o) { o["SEED"] = c.SEED; }});
@@ -217,19 +254,24 @@ void Config::validate(const std::string& where) const {
   if (BACKBONE_NORM == "gn" && TOP_DOWN_PYRAMID_SIZE % GN_GROUPS != 0) fail("GN_GROUPS", "must divide the channel counts");
   for (const auto& n : kLossNames)
     if (!LOSS_WEIGHTS.count(n)) fail("LOSS_WEIGHTS", "has no weight for " + n);
+  if (LR_DECAY == "step" && LR_DECAY_EPOCHS.empty()) fail("LR_DECAY_EPOCHS", "must list the epochs of the \"step\" decay");
 }
 
 Config config_from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw std::runtime_error(where + ": expected a JSON object of settings, got " + std::string(j.type_name()));
   Config c;
+  MatterportKeys matterport;
   for (const auto& [key, value] : j.items()) {
     if (!key.empty() && key[0] == '_') continue;  // comments
     const Field* f = nullptr;
     for (const auto& cand : fields())
       if (cand.name == key) f = &cand;
-    if (!f) throw std::runtime_error(where + ": key \"" + key + "\": unknown setting (see configs/maskrcnn_default.json)");
-    f->read(c, value, where);
+    if (f)
+      f->read(c, value, where);
+    else if (!matterport.read(c, key, value, where))
+      throw std::runtime_error(where + ": key \"" + key + "\": unknown setting (see configs/maskrcnn_default.json)");
   }
+  matterport.finish(c);
   c.validate(where);
   return c;
 }

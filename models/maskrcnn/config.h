@@ -81,13 +81,29 @@ struct Config {
                                                 {"mrcnn_class_loss", 1.0},
                                                 {"mrcnn_bbox_loss", 1.0},
                                                 {"mrcnn_mask_loss", 1.0}};
+  std::string OPTIMIZER = "sgd";            // sgd | adam | adamw (mrc-train --optimizer)
   double LEARNING_RATE = 0.001;
-  double LEARNING_MOMENTUM = 0.9;
-  double WEIGHT_DECAY = 0.0001;
+  double LEARNING_MOMENTUM = 0.9;           // SGD
+  bool LEARNING_NESTEROV = false;           // SGD
+  double ADAM_BETA_1 = 0.9;                 // Adam, AdamW
+  double ADAM_BETA_2 = 0.999;
+  double ADAM_EPSILON = 1e-8;
+  double WEIGHT_DECAY = 0.0001;             // coupled (SGD, Adam) or decoupled (AdamW)
   double GRADIENT_CLIP_NORM = 5.0;
-  int64_t IMAGES_PER_GPU = 2;
+  // The learning rate of a step is its phase's rate times a factor: a linear warm-up from LR_WARMUP_FACTOR to 1
+  // over the run's first LR_WARMUP_STEPS steps, times the decay: "none"; "step" (x LR_DECAY_GAMMA at each epoch of
+  // LR_DECAY_EPOCHS, counted over the whole run); "cosine" (from 1 to 0 over the whole run, by step).
+  int64_t LR_WARMUP_STEPS = 0;
+  double LR_WARMUP_FACTOR = 0.001;
+  std::string LR_DECAY = "none";
+  std::vector<int64_t> LR_DECAY_EPOCHS = {};
+  double LR_DECAY_GAMMA = 0.1;
+  int64_t IMAGES_PER_GPU = 2;               // images per training step
   int64_t STEPS_PER_EPOCH = 1000;
   int64_t VALIDATION_STEPS = 50;
+  int64_t EVAL_EVERY = -1;                  // mask/box AP on the validation photos every N epochs and at the end;
+                                            // 0: only at the end; -1: every epoch when there are validation photos
+  int64_t KEEP_CHECKPOINTS = 0;             // keep the last K epoch checkpoints (plus best.safetensors); 0: all
   uint64_t SEED = 0;
 
   // Cross-field checks (the per-key checks happen while reading); throws std::runtime_error naming
@@ -98,7 +114,12 @@ struct Config {
 
 // Reads a JSON object; keys starting with "_" are comments. Unknown keys, wrong types and values out of
 // range raise std::runtime_error "<where>: key \"KEY\": <what was expected>, got <value>".
+// matterport's Mask_RCNN config keys are accepted where this model has an equivalent and mapped onto it
+// (matterport_keys.cpp); the others are refused with the reason.
 Config config_from_json(const nlohmann::json& j, const std::string& where = "config");
+// A JSON object of settings read before any config file: "matterport" (matterport's Mask_RCNN defaults where
+// they differ from torchvision's). Throws std::invalid_argument for an unknown name.
+nlohmann::json config_preset(const std::string& name);
 nlohmann::ordered_json config_to_json(const Config& c);  // every key, in the order above
 Config load_config(const std::string& path);
 void save_config(const Config& c, const std::string& path);  // atomically
