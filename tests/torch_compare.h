@@ -88,9 +88,10 @@ struct RoundingReport {
   std::string float32_at, float64_at;
   void add(DType dt, double ratio, const std::string& what) {
     double& r = dt == DType::Float32 ? float32 : float64;
-    if (ratio >= r) {
+    std::string& at = dt == DType::Float32 ? float32_at : float64_at;
+    if (ratio > r || at.empty()) {
       r = ratio;
-      (dt == DType::Float32 ? float32_at : float64_at) = what;
+      at = what;
     }
   }
   std::string str() const {
