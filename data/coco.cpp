@@ -2,6 +2,7 @@
 #include "data/coco.h"
 
 #include <algorithm>
+#include <climits>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -35,9 +36,20 @@ const ojson& field(const ojson& obj, const char* name, const std::string& where)
 
 int64_t integer(const ojson& obj, const char* name, const std::string& where) {
   const ojson& v = field(obj, name, where);
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+    fail(where, std::string("field '") + name + "' is out of range, got " + v.dump());
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float() && v.get<double>() == std::floor(v.get<double>())) return int64_t(v.get<double>());
+  // a whole float within int64's range (2^63 itself is not: the conversion would be undefined)
+  if (v.is_number_float() && v.get<double>() == std::floor(v.get<double>()) && std::fabs(v.get<double>()) < 0x1p63)
+    return int64_t(v.get<double>());
   fail(where, std::string("field '") + name + "' should be an integer, got " + v.dump());
+}
+
+// An image or RLE dimension: an integer in [0, INT_MAX] (masks index pixels with int).
+int dimension(int64_t v, const std::string& what, const std::string& where) {
+  if (v < 0 || v > INT_MAX)
+    fail(where, what + " " + std::to_string(v) + " is out of range (expected 0.." + std::to_string(INT_MAX) + ")");
+  return int(v);
 }
 
 // Segmentation -> region geometry (polygons, or RLE checked against the image size).
@@ -69,7 +81,8 @@ void parse_segmentation(const ojson& seg, const ImageRecord& img, Region& reg, c
   const ojson& size = field(seg, "size", where);
   if (!size.is_array() || size.size() != 2 || !size[0].is_number_integer() || !size[1].is_number_integer())
     fail(where, "RLE 'size' should be [height, width]");
-  const int64_t h = size[0].get<int64_t>(), w = size[1].get<int64_t>();
+  const int64_t h = dimension(size[0].get<int64_t>(), "RLE height", where);
+  const int64_t w = dimension(size[1].get<int64_t>(), "RLE width", where);
   if (img.width > 0 && img.height > 0 && (h != img.height || w != img.width))
     fail(where, "RLE size [" + std::to_string(h) + ", " + std::to_string(w) + "] does not match the image (" +
                     std::to_string(img.height) + ", " + std::to_string(img.width) + ")");
@@ -141,9 +154,8 @@ Dataset parse_coco(const ojson& root, const std::string& source, const CocoReadO
     if (!fn.is_string() || fn.get_ref<const std::string&>().empty()) fail(where, "'file_name' should be a non-empty string");
     rec.image_id = fn.get<std::string>();
     rec.path = (dir / rec.image_id).string();
-    if (im.contains("width")) rec.width = int(integer(im, "width", where));
-    if (im.contains("height")) rec.height = int(integer(im, "height", where));
-    if (rec.width < 0 || rec.height < 0) fail(where, "negative width/height");
+    if (im.contains("width")) rec.width = dimension(integer(im, "width", where), "'width'", where);
+    if (im.contains("height")) rec.height = dimension(integer(im, "height", where), "'height'", where);
     if (!image_index.emplace(rec.coco_id, ds.images.size()).second)
       fail(where, "image id " + std::to_string(rec.coco_id) + " appears twice");
     ds.images.push_back(std::move(rec));

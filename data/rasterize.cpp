@@ -18,6 +18,15 @@ namespace mrc::data {
 namespace {
 
 // Python's float % (result has the divisor's sign), as skimage applies it to the rotation.
+// A pixel bound from a coordinate. Clamped first: converting a double beyond long's range (a vertex at
+// 1e30 in a fuzzed file) is undefined behaviour; every clamped value still lies outside any image.
+long pixel_bound(double v) {
+  constexpr double kFar = 0x1p52;
+  if (!(v > -kFar)) return -(long(1) << 52);  // NaN too
+  if (!(v < kFar)) return long(1) << 52;
+  return long(v);
+}
+
 double py_mod(double a, double b) {
   double m = std::fmod(a, b);
   if (m != 0) {
@@ -46,10 +55,10 @@ Mask rasterize_polygon(const std::vector<double>& xs, const std::vector<double>&
   // skimage visits the vertices' bounding box: int(max(0, min)) .. min(shape-1, int(ceil(max))).
   auto [rmin_it, rmax_it] = std::minmax_element(ys.begin(), ys.end());
   auto [cmin_it, cmax_it] = std::minmax_element(xs.begin(), xs.end());
-  const long minr = long(std::max(0.0, *rmin_it));
-  const long maxr = std::min<long>(height - 1, long(std::ceil(*rmax_it)));
-  const long minc = long(std::max(0.0, *cmin_it));
-  const long maxc = std::min<long>(width - 1, long(std::ceil(*cmax_it)));
+  const long minr = pixel_bound(std::max(0.0, *rmin_it));
+  const long maxr = std::min<long>(height - 1, pixel_bound(std::ceil(*rmax_it)));
+  const long minc = pixel_bound(std::max(0.0, *cmin_it));
+  const long maxc = std::min<long>(width - 1, pixel_bound(std::ceil(*cmax_it)));
   if (minr > maxr || minc > maxc) return m;
   const long ncols = maxc - minc + 1;
 
@@ -77,7 +86,7 @@ Mask rasterize_polygon(const std::vector<double>& xs, const std::vector<double>&
       const size_t j = i == 0 ? n - 1 : i - 1;
       const double y0 = ys[i] - y, y1 = ys[j] - y;
       if (y0 > -eps && y0 < eps) {  // vertex test: |x0| < eps and |y0| < eps
-        for (long c = long(std::floor(xs[i])); c <= long(std::ceil(xs[i])); ++c) {
+        for (long c = pixel_bound(std::floor(xs[i])); c <= pixel_bound(std::ceil(xs[i])); ++c) {
           const double x0 = xs[i] - double(c);
           if (c >= minc && c <= maxc && x0 > -eps && x0 < eps) vertex[size_t(c - minc)] = 1;
         }
@@ -86,7 +95,7 @@ Mask rasterize_polygon(const std::vector<double>& xs, const std::vector<double>&
       const bool ls = (y0 < 0) != (y1 < 0);
       if (!rs && !ls) continue;
       const double xc = (xs[i] * y1 - xs[j] * y0) / (y1 - y0);  // where f changes sign
-      const long lo = long(std::floor(xc)) - 2, hi = long(std::ceil(xc)) + 2;
+      const long lo = pixel_bound(std::floor(xc)) - 2, hi = pixel_bound(std::ceil(xc)) + 2;
       if (rs) toggle(rdiff, minc, lo - 1);  // f > 0 for sure
       if (ls) toggle(ldiff, hi + 1, maxc);  // f < 0 for sure
       for (long c = std::max(lo, minc); c <= std::min(hi, maxc); ++c) {
@@ -122,8 +131,8 @@ Mask rasterize_ellipse(double cx, double cy, double rx, double ry, double theta,
   const double rot = py_mod(-theta, std::numbers::pi);
   const double r_rad_rot = std::fabs(ry * std::cos(rot)) + rx * std::sin(rot);
   const double c_rad_rot = ry * std::sin(rot) + std::fabs(rx * std::cos(rot));
-  long ul_r = long(std::ceil(cy - r_rad_rot)), ul_c = long(std::ceil(cx - c_rad_rot));
-  long lr_r = long(std::floor(cy + r_rad_rot)), lr_c = long(std::floor(cx + c_rad_rot));
+  long ul_r = pixel_bound(std::ceil(cy - r_rad_rot)), ul_c = pixel_bound(std::ceil(cx - c_rad_rot));
+  long lr_r = pixel_bound(std::floor(cy + r_rad_rot)), lr_c = pixel_bound(std::floor(cx + c_rad_rot));
   ul_r = std::max(ul_r, 0L);
   ul_c = std::max(ul_c, 0L);
   lr_r = std::min(lr_r, long(height) - 1);

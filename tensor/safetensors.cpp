@@ -113,8 +113,14 @@ SafetensorsFile read_safetensors(std::istream& in, const std::string& path) {
     } catch (const std::exception&) {
       fail(path, where + " has unknown dtype '" + e.dtype + "'");
     }
-    for (int64_t s : e.shape)
+    // numel without overflow: a shape like [2^32, 2^32] must not wrap around to a size that fits
+    uint64_t numel = 1;
+    for (int64_t s : e.shape) {
       if (s < 0) fail(path, where + " has a negative dimension");
+      if (s != 0 && numel > (uint64_t(1) << 62) / uint64_t(s))
+        fail(path, where + " has a shape whose element count does not fit in 64 bits");
+      numel *= uint64_t(s);
+    }
     const auto& off = v.at("data_offsets");
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       fail(path, where + ": data_offsets must be [begin, end]");
@@ -122,9 +128,9 @@ SafetensorsFile read_safetensors(std::istream& in, const std::string& path) {
     if (b > en || en > data_size)
       fail(path, where + " data_offsets [" + std::to_string(b) + ", " + std::to_string(en) +
                      "] fall outside the " + std::to_string(data_size) + " data bytes (truncated file?)");
-    if (en - b != uint64_t(e.numel()) * itemsize)
+    if (numel > data_size / itemsize || en - b != numel * itemsize)
       fail(path, where + " holds " + std::to_string(en - b) + " bytes, its shape needs " +
-                     std::to_string(uint64_t(e.numel()) * itemsize));
+                     (numel > data_size / itemsize ? "more than the file holds" : std::to_string(numel * itemsize)));
     e.bytes.resize(en - b);
     in.seekg(std::streamoff(8 + header_len + b));
     in.read(reinterpret_cast<char*>(e.bytes.data()), std::streamsize(en - b));
