@@ -95,7 +95,7 @@ TEST_CASE("evaluation every epoch, best and last checkpoints, TensorBoard, resum
 
   // TensorBoard: read back by the tensorboard package's EventAccumulator.
   const char* python = std::getenv("MRC_PYTHON");
-  const std::string reader = test::source_dir() + "/tests/read_tensorboard.py";
+  const fs::path reader = fs::path(test::source_dir()) / "tests" / "read_tensorboard.py";
   r = test::run_app_command(std::string(python ? python : "python3") + " " + quoted(reader) + " " + quoted(out / "tensorboard"), dir);
   if (r.code == 3) {
     MESSAGE("SKIPPED: TensorBoard read-back (the tensorboard package is not installed; scripts/setup installs it)");
