@@ -7,6 +7,7 @@
 #include "tensor/serialize.h"
 #include "test_util.h"
 #include "train/evaluate.h"
+#include "train/report.h"
 
 using namespace mrc;
 using namespace mrc::train;
@@ -171,4 +172,25 @@ TEST_CASE("evaluate_detections rejects mismatched inputs") {
   d.scores = {1.f};
   CHECK_THROWS_WITH_AS(evaluate_detections({g}, {d}), doctest::Contains("9x8 detection mask"), std::invalid_argument);
   CHECK_THROWS_AS(evaluate_detections({g, g}, {d}), std::invalid_argument);
+}
+
+TEST_CASE("confusion matrix at mask IoU 0.5: right class, wrong class, a false detection, a miss") {
+  GroundTruth g;
+  data::Mask a{4, 2}, b{4, 2}, c{4, 2};
+  a.pixels = {1, 1, 0, 0, 1, 1, 0, 0};
+  b.pixels = {0, 0, 1, 1, 0, 0, 1, 1};
+  c.pixels = {1, 0, 0, 0, 0, 0, 0, 0};  // IoU 1/4 with a: below 0.5
+  g.masks = {a, b, a};
+  g.labels = {1, 2, 2};
+  g.boxes.resize(3);
+  PhotoDetections d;
+  d.masks = {a, b, c};
+  d.labels = {1, 1, 2};
+  d.scores = {0.9f, 0.8f, 0.7f};
+  d.boxes.resize(3);
+  // a (class 1) takes the first ground truth a (the higher index ties lose); b detected as class 1; c matches
+  // nothing; the second a (class 2) is missed.
+  const auto m = confusion_matrix({g}, {d}, 3);
+  CHECK(m == std::vector<std::vector<int64_t>>{{0, 0, 1}, {0, 1, 0}, {1, 1, 0}});
+  CHECK_THROWS_AS(confusion_matrix({g}, {d}, 2), std::invalid_argument);
 }
