@@ -10,6 +10,7 @@
 #include "tensor/atomic_file.h"
 #include "tensor/parallel.h"
 #include "train/model_eval.h"
+#include "train/report.h"
 #include "train/run_folder.h"
 
 using namespace mrc;
@@ -55,21 +56,33 @@ int main(int argc, char** argv) {
         throw std::runtime_error("--out " + out + ": that is the training's own evaluation; choose another file");
       }
     }
-    const train::Evaluation e = train::evaluate_model(*trained.model, dataset, !quiet);
+    const train::DatasetDetections d = train::detect_dataset(*trained.model, dataset, !quiet);
+    const train::Evaluation e = train::evaluate_detections(d.truth, d.detections);
     std::printf("%s on %s: %lld photos, %lld instances, %lld detections\n", trained.checkpoint.c_str(),
                 data_json.c_str(), (long long)e.images, (long long)e.ground_truth, (long long)e.detections);
     std::printf("%-24s %8s %8s\n", "", "mask", "box");
-    std::printf("%-24s %8.4f %8.4f\n", "AP @[.50:.95]", e.mask.ap, e.box.ap);
-    std::printf("%-24s %8.4f %8.4f\n", "AP50", e.mask.ap50, e.box.ap50);
-    std::printf("%-24s %8.4f %8.4f\n", "AP75", e.mask.ap75, e.box.ap75);
-    for (const auto& [c, ap] : e.mask.ap50_per_class)
-      std::printf("AP50 %-19s %8.4f %8.4f\n", trained.class_names[size_t(c)].c_str(), ap, e.box.ap50_per_class.at(c));
+    const std::pair<const char*, double train::ApResult::*> rows[] = {
+        {"AP @[.50:.95]", &train::ApResult::ap}, {"AP50", &train::ApResult::ap50},
+        {"AP75", &train::ApResult::ap75},        {"AP small", &train::ApResult::ap_small},
+        {"AP medium", &train::ApResult::ap_medium}, {"AP large", &train::ApResult::ap_large},
+        {"AR@1", &train::ApResult::ar1},         {"AR@10", &train::ApResult::ar10},
+        {"AR@100", &train::ApResult::ar100},     {"AR small", &train::ApResult::ar_small},
+        {"AR medium", &train::ApResult::ar_medium}, {"AR large", &train::ApResult::ar_large}};
+    for (const auto& [name, field] : rows) std::printf("%-24s %8.4f %8.4f\n", name, e.mask.*field, e.box.*field);
+    std::printf("%-24s %8.4f\n", "matterport mAP@0.5", e.matterport_map);
+    std::printf("%-24s %8s %8s %8s %8s %8s %8s\n", "per class", "AP", "AP50", "AP75", "box AP", "AP50", "AP75");
+    for (const auto& [c, k] : e.mask.per_class) {
+      const train::ClassAp& b = e.box.per_class.at(c);
+      std::printf("%-24s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f\n", trained.class_names[size_t(c)].c_str(), k.ap, k.ap50,
+                  k.ap75, b.ap, b.ap50, b.ap75);
+    }
     if (!out.empty()) {
       nlohmann::json j = train::evaluation_to_json(e, trained.class_names);
       j["checkpoint"] = trained.checkpoint;
       j["data"] = data_json;
       write_file_atomic(out, j.dump(1) + "\n");
-      std::printf("wrote %s\n", out.c_str());
+      train::write_evaluation_report(out, e, d.truth, d.detections, trained.class_names);
+      std::printf("wrote %s and beside it the precision-recall curves and the confusion matrix\n", out.c_str());
     }
     return 0;
   });

@@ -63,10 +63,12 @@ bool num_classes_given(const std::string& config_path, const std::vector<std::st
   return j.is_object() && j.contains("NUM_CLASSES");
 }
 
-// The config a command line asks for: a preset, then a config file, then --set, then --optimizer.
+// The config a command line asks for: a preset, then a config file, then --set, then --optimizer; `base` (the
+// resumed run's config) when neither a preset nor a file is given.
 maskrcnn::Config config_from_flags(const std::string& preset, const std::string& config_path,
-                                   const std::vector<std::string>& sets, const std::string& optimizer) {
-  nlohmann::json j = preset.empty() ? nlohmann::json::object() : maskrcnn::config_preset(preset);
+                                   const std::vector<std::string>& sets, const std::string& optimizer,
+                                   const nlohmann::json& base = nlohmann::json::object()) {
+  nlohmann::json j = !preset.empty() ? maskrcnn::config_preset(preset) : config_path.empty() ? base : nlohmann::json::object();
   if (!config_path.empty()) {
     std::ifstream in(config_path);
     if (!in) throw std::runtime_error(config_path + ": cannot open the config file");
@@ -181,6 +183,7 @@ int main(int argc, char** argv) {
       const maskrcnn::Config saved_cfg = maskrcnn::load_config(run_config);
       class_names = train::read_class_names((fs::path(out_dir) / "classes.json").string());
       if (config_given) {
+        cfg = config_from_flags(preset, config_path, sets, optimizer, maskrcnn::config_to_json(saved_cfg));
         if (!num_classes_given(config_path, sets)) cfg.NUM_CLASSES = saved_cfg.NUM_CLASSES;
         train::refuse_contradictions(maskrcnn::config_to_json(saved_cfg), maskrcnn::config_to_json(cfg), run_config,
                                      "the config key (from --preset/--config/--set/--optimizer) ");

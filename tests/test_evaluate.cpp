@@ -1,10 +1,13 @@
 // COCO-style AP (train/evaluate.h) against pycocotools' COCOeval on the same photos, plus hand-worked cases.
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include "tensor/safetensors.h"
 #include "tensor/serialize.h"
 #include "test_util.h"
 #include "train/evaluate.h"
+#include "train/report.h"
 
 using namespace mrc;
 using namespace mrc::train;
@@ -57,22 +60,64 @@ TEST_CASE("AP equals pycocotools' COCOeval (segm and bbox, ties, unmatched class
   const Evaluation e = evaluate_detections(truth, dets);
   for (const auto& [kind, r] : {std::pair<std::string, ApResult>{"segm", e.mask}, {"bbox", e.box}}) {
     CAPTURE(kind);
-    const Tensor stats = t.at(kind + "_stats"), per_class = t.at(kind + "_ap50_per_class");
-    CHECK(r.ap == doctest::Approx(stats.data<double>()[0]).epsilon(1e-12));
-    CHECK(r.ap50 == doctest::Approx(stats.data<double>()[1]).epsilon(1e-12));
-    CHECK(r.ap75 == doctest::Approx(stats.data<double>()[2]).epsilon(1e-12));
+    const Tensor stats = t.at(kind + "_stats"), per_class = t.at(kind + "_per_class");
+    const std::array<double, 12> ours = {r.ap,  r.ap50, r.ap75,  r.ap_small, r.ap_medium, r.ap_large,
+                                         r.ar1, r.ar10, r.ar100, r.ar_small, r.ar_medium, r.ar_large};
+    REQUIRE(stats.numel() == 12);
+    for (size_t i = 0; i < ours.size(); ++i) {
+      CAPTURE(i);  // COCOeval.stats order
+      CHECK(stats.data<double>()[i] >= 0.0);  // the fixture has every area range
+      CHECK(ours[i] == doctest::Approx(stats.data<double>()[i]).epsilon(1e-12));
+    }
     for (int64_t c = 1; c <= per_class.size(0); ++c) {
-      const double ref = per_class.data<double>()[c - 1];
+      const double* ref = per_class.data<double>() + 3 * (c - 1);
       CAPTURE(c);
-      if (ref < 0) {
+      if (ref[0] < 0) {
         CHECK(r.ap50_per_class.count(c) == 0);  // detections but no ground truth: out of the mean
+        CHECK(r.per_class.count(c) == 0);
       } else {
-        REQUIRE(r.ap50_per_class.count(c) == 1);
-        CHECK(r.ap50_per_class.at(c) == doctest::Approx(ref).epsilon(1e-12));
+        REQUIRE(r.per_class.count(c) == 1);
+        CHECK(r.per_class.at(c).ap == doctest::Approx(ref[0]).epsilon(1e-12));
+        CHECK(r.per_class.at(c).ap50 == doctest::Approx(ref[1]).epsilon(1e-12));
+        CHECK(r.per_class.at(c).ap75 == doctest::Approx(ref[2]).epsilon(1e-12));
+        CHECK(r.ap50_per_class.at(c) == r.per_class.at(c).ap50);
       }
     }
   }
   CHECK(e.mask.ap != e.box.ap);  // the fixture's masks are not their boxes
+
+  // matterport's mAP: compute_ap per photo with ground truth, as the fixture's transcription of it computes.
+  const Tensor aps = t.at("matterport_aps");
+  int64_t k = 0;
+  for (int64_t p = 0; p < photos; ++p) {
+    CAPTURE(p);
+    const double ap = matterport_ap(truth[size_t(p)], dets[size_t(p)]);
+    if (truth[size_t(p)].labels.empty()) {
+      CHECK(ap == -1.0);
+    } else {
+      REQUIRE(k < aps.numel());
+      CHECK(ap == doctest::Approx(aps.data<double>()[k++]).epsilon(1e-12));
+    }
+  }
+  CHECK(k == aps.numel());
+  CHECK(e.matterport_map == doctest::Approx(t.at("matterport_map").item<double>()).epsilon(1e-12));
+}
+
+TEST_CASE("matterport's AP by hand: a wrong class first, then a match, one ground truth missed") {
+  GroundTruth g;
+  data::Mask a{4, 1}, b{4, 1};
+  a.pixels = {1, 1, 0, 0};
+  b.pixels = {0, 0, 1, 1};
+  g.masks = {a, b};
+  g.labels = {1, 2};
+  g.boxes = {{0, 0, 2, 1}, {2, 0, 4, 1}};
+  PhotoDetections d;
+  d.masks = {a, a};
+  d.labels = {2, 1};  // the best-scoring one has the wrong class: not a match, and the next one still matches
+  d.scores = {0.9f, 0.8f};
+  d.boxes = {{0, 0, 2, 1}, {0, 0, 2, 1}};
+  // precisions 0, 1/2; recalls 0, 1/2; envelope [0.5, 0.5, 0.5, 0]: AP = 0.5 * 0.5
+  CHECK(matterport_ap(g, d) == doctest::Approx(0.25));
 }
 
 TEST_CASE("AP by hand: perfect, half found, a false positive ranked first") {
@@ -127,4 +172,25 @@ TEST_CASE("evaluate_detections rejects mismatched inputs") {
   d.scores = {1.f};
   CHECK_THROWS_WITH_AS(evaluate_detections({g}, {d}), doctest::Contains("9x8 detection mask"), std::invalid_argument);
   CHECK_THROWS_AS(evaluate_detections({g, g}, {d}), std::invalid_argument);
+}
+
+TEST_CASE("confusion matrix at mask IoU 0.5: right class, wrong class, a false detection, a miss") {
+  GroundTruth g;
+  data::Mask a{4, 2}, b{4, 2}, c{4, 2};
+  a.pixels = {1, 1, 0, 0, 1, 1, 0, 0};
+  b.pixels = {0, 0, 1, 1, 0, 0, 1, 1};
+  c.pixels = {1, 0, 0, 0, 0, 0, 0, 0};  // IoU 1/4 with a: below 0.5
+  g.masks = {a, b, a};
+  g.labels = {1, 2, 2};
+  g.boxes.resize(3);
+  PhotoDetections d;
+  d.masks = {a, b, c};
+  d.labels = {1, 1, 2};
+  d.scores = {0.9f, 0.8f, 0.7f};
+  d.boxes.resize(3);
+  // a (class 1) takes the first ground truth a (the higher index ties lose); b detected as class 1; c matches
+  // nothing; the second a (class 2) is missed.
+  const auto m = confusion_matrix({g}, {d}, 3);
+  CHECK(m == std::vector<std::vector<int64_t>>{{0, 0, 1}, {0, 1, 0}, {1, 1, 0}});
+  CHECK_THROWS_AS(confusion_matrix({g}, {d}, 2), std::invalid_argument);
 }

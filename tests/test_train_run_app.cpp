@@ -90,12 +90,18 @@ TEST_CASE("evaluation every epoch, best and last checkpoints, TensorBoard, resum
   const nlohmann::json ev = read_json(out / "eval.json");
   CHECK(ev.at("epoch") == 3);
   CHECK(ev.at("segm").at("AP").get<double>() == doctest::Approx(last_ap).epsilon(1e-6));
-  for (const char* f : {"ap.png", "run.json", "checkpoints/best.safetensors"}) CHECK_MESSAGE(fs::exists(out / f), f);
+  for (const char* f : {"ap.png", "run.json", "checkpoints/best.safetensors", "eval_pr_mask.png", "eval_pr_box.png",
+                        "eval_confusion.csv", "eval_confusion.png"})
+    CHECK_MESSAGE(fs::exists(out / f), f);
+  CHECK(lines(out / "eval_confusion.csv").size() == 7);  // header + BG + 5 classes
+  for (const char* k : {"AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100", "per_class"})
+    CHECK_MESSAGE(ev.at("segm").contains(k), k);
+  CHECK(ev.contains("matterport_mAP50"));
   CHECK(epoch_files(out) == std::vector<int64_t>{2, 3});  // KEEP_CHECKPOINTS 2
 
   // TensorBoard: read back by the tensorboard package's EventAccumulator.
   const char* python = std::getenv("MRC_PYTHON");
-  const std::string reader = test::source_dir() + "/tests/read_tensorboard.py";
+  const fs::path reader = fs::path(test::source_dir()) / "tests" / "read_tensorboard.py";
   r = test::run_app_command(std::string(python ? python : "python3") + " " + quoted(reader) + " " + quoted(out / "tensorboard"), dir);
   if (r.code == 3) {
     MESSAGE("SKIPPED: TensorBoard read-back (the tensorboard package is not installed; scripts/setup installs it)");
@@ -161,6 +167,9 @@ TEST_CASE("evaluation every epoch, best and last checkpoints, TensorBoard, resum
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(fs::exists(out / "evaluations/epoch_0003_on_val.json"));
+  CHECK(fs::exists(out / "evaluations/epoch_0003_on_val_confusion.png"));
+  CHECK(r.out.find("matterport mAP@0.5") != std::string::npos);
+  CHECK(r.out.find("AR@100") != std::string::npos);
   CHECK(test::read_text(out / "eval.json") == eval_before);
   r = run("mrc-evaluate", "--run " + quoted(out) + " --data " + quoted(dir / "val/via_region_data.json") +
                               " --quiet --out " + quoted(out / "eval.json"));

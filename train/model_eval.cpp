@@ -8,7 +8,7 @@
 
 namespace mrc::train {
 
-Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress) {
+DatasetDetections detect_dataset(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -17,8 +17,9 @@ Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& datase
   o.max_gt_instances = 0;  // every instance counts
   data::Loader loader(dataset, o);
   loader.begin_epoch(0);
-  std::vector<GroundTruth> truth;
-  std::vector<PhotoDetections> dets;
+  DatasetDetections out;
+  std::vector<GroundTruth>& truth = out.truth;
+  std::vector<PhotoDetections>& dets = out.detections;
   const Device device = model.named_parameters().front().second.device();
   data::ProgressBar bar(loader.size(), "evaluate", progress ? stderr : nullptr);
   while (std::optional<data::Batch> b = loader.next()) {
@@ -43,7 +44,12 @@ Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& datase
   }
   bar.finish();
   if (was_training) model.train();
-  return evaluate_detections(truth, dets);
+  return out;
+}
+
+Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress) {
+  const DatasetDetections d = detect_dataset(model, dataset, progress);
+  return evaluate_detections(d.truth, d.detections);
 }
 
 }  // namespace mrc::train

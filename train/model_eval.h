@@ -7,7 +7,14 @@
 
 namespace mrc::train {
 
+// Every photo's ground truth and detections (at the photo's size).
+struct DatasetDetections {
+  std::vector<GroundTruth> truth;
+  std::vector<PhotoDetections> detections;
+};
+
 // Restores the model's train/eval mode afterwards. progress: a bar on stderr.
+DatasetDetections detect_dataset(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
 Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
 
 }  // namespace mrc::train

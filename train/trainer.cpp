@@ -22,6 +22,7 @@
 #include "train/inputs.h"
 #include "train/model_eval.h"
 #include "train/predict.h"
+#include "train/report.h"
 
 namespace mrc::train {
 namespace fs = std::filesystem;
@@ -260,12 +261,15 @@ bool Trainer::evaluation_due(int64_t epoch) const {
 
 std::map<std::string, double> Trainer::evaluate(int64_t epoch) {
   if (!evaluation_due(epoch)) return {};
-  const Evaluation e = evaluate_model(model_, *options_.eval_photos, options_.progress);
+  const DatasetDetections d = detect_dataset(model_, *options_.eval_photos, options_.progress);
+  const Evaluation e = evaluate_detections(d.truth, d.detections);
   nlohmann::json j = evaluation_to_json(e, class_names_);
   j["epoch"] = epoch + 1;
   j["checkpoint"] = checkpoint_path(options_.out_dir, epoch + 1);
   j["data"] = options_.eval_photos->source;
-  write_file_atomic((fs::path(options_.out_dir) / "eval.json").string(), j.dump(1) + "\n");
+  const std::string path = (fs::path(options_.out_dir) / "eval.json").string();
+  write_file_atomic(path, j.dump(1) + "\n");
+  write_evaluation_report(path, e, d.truth, d.detections, class_names_);
   return {{"mask_AP", e.mask.ap}, {"mask_AP50", e.mask.ap50}, {"mask_AP75", e.mask.ap75},
           {"box_AP", e.box.ap},   {"box_AP50", e.box.ap50},   {"box_AP75", e.box.ap75}};
 }
