@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_util.h"
+#include "apps/class_options.h"
+#include "data/class_attribute.h"
 #include "data/load_dataset.h"
 #include "data/split.h"
 #include "models/maskrcnn/maskrcnn.h"
@@ -64,7 +66,7 @@ bool config_sets_num_classes(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
-  std::string train_json, train_images, val_json, val_images, class_attribute = "class", config_path, weights;
+  std::string train_json, train_images, val_json, val_images, config_path, weights;
   std::string schedule_text, optimizer = "sgd", augment, out_dir, resume, device_name = "cpu";
   std::vector<std::string> sets;
   double val_fraction = 0.2;
@@ -78,7 +80,8 @@ int main(int argc, char** argv) {
   app.add_option("--val-images", val_images, "folder of the validation photos");
   app.add_option("--val-fraction", val_fraction, "share of the training photos held out when --val is not given (0: none)")
       ->check(CLI::Range(0.0, 0.9));
-  app.add_option("--class-attribute", class_attribute, "VIA region attribute holding the class name");
+  data::DatasetOptions dopt;
+  apps::add_class_options(app, dopt);
   app.add_option("--config", config_path, "model config JSON (keys of configs/maskrcnn_default.json)");
   app.add_option("--set", sets, "override a config key, e.g. --set LEARNING_RATE=0.002 --set "
                                 "'LOSS_WEIGHTS={\"mrcnn_mask_loss\":2}'")
@@ -110,9 +113,8 @@ int main(int argc, char** argv) {
     apply_overrides(cfg, sets);
     if (seed == 0) seed = cfg.SEED;
 
-    data::DatasetOptions dopt;
-    dopt.class_attribute = class_attribute;
     data::Dataset train_set = data::load_dataset(train_json, train_images, dopt);
+    std::printf("%s\n", data::class_summary(train_set).c_str());
     data::Dataset val_set;
     bool has_val = false;
     if (!val_json.empty()) {
