@@ -50,7 +50,7 @@ TEST_CASE("the README's workflow block runs as written on tiny data") {
     "POST_NMS_ROIS_TRAINING": 200, "POST_NMS_ROIS_INFERENCE": 100, "TRAIN_ROIS_PER_IMAGE": 32,
     "RPN_TRAIN_ANCHORS_PER_IMAGE": 64, "IMAGES_PER_GPU": 2, "VALIDATION_STEPS": 1, "LEARNING_RATE": 0.001})";
   std::ofstream(d / "workflow.sh") << "set -euo pipefail\n" << readme_block("## The study's workflow");
-  const std::string cmd = "cd " + quoted(test::source_dir()) + " && b=" + quoted(bin) + " data=" + quoted(d) +
+  const std::string cmd = "cd " + quoted(fs::path(test::source_dir())) + " && b=" + quoted(bin) + " data=" + quoted(d) +
                           " cfg=" + quoted(d / "tiny.json") + " phases=all:1:LR steps=2 bash " + quoted(d / "workflow.sh");
   const test::AppRun r = test::run_app_command(cmd, d);
   INFO(r.out);
