@@ -3,7 +3,8 @@
 // count(c) = number of photos containing class c. Every photo is kept and gets
 // ceil(N / count(c)) - 1 augmented copies, c being its rarest class (photos without instances get
 // none), so each class ends up in at least N photos. Output folder (appears whole or not at all):
-//   images/           the originals (copied byte for byte) and the copies "<stem>__aug001.jpg"...
+//   the photos        the originals (copied byte for byte) and the copies "<stem>__aug001.jpg"..., beside the
+//                     annotation files (so `mrc-train --train OUT/via_region_data.json` finds them)
 //   masks/            one lossless 0/255 PNG per instance of every image: "<image stem>_<k>.png",
 //                     k = the instance's index (its order in the COCO file and the VIA regions);
 //                     one file per instance because instances may overlap
@@ -27,7 +28,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_util.h"
+#include "apps/class_options.h"
 #include "data/augment/pipeline.h"
+#include "data/class_attribute.h"
 #include "data/coco.h"
 #include "data/image_io.h"
 #include "data/load_dataset.h"
@@ -62,28 +65,6 @@ struct PhotoResult {
   Warnings warnings;                    // from decoding (EXIF rotation...), merged in order
 };
 
-// The class attribute of a VIA 2.x project: "class" if declared, else its only dropdown/radio
-// region attribute; "" (single class) when there is none.
-std::string detect_class_attribute(const std::string& path) {
-  const auto root = read_json_file(path);
-  if (!root.is_object() || !root.contains("_via_attributes")) return "";
-  const auto& a = root["_via_attributes"];
-  if (!a.is_object() || !a.contains("region") || !a["region"].is_object()) return "";
-  std::vector<std::string> choices;
-  for (const auto& [name, def] : a["region"].items()) {
-    if (name == "class") return name;
-    if (def.is_object() && def.contains("type") && def["type"].is_string()) {
-      const std::string t = def["type"].get<std::string>();
-      if (t == "dropdown" || t == "radio") choices.push_back(name);
-    }
-  }
-  if (choices.size() == 1) return choices[0];
-  if (choices.size() > 1)
-    throw std::runtime_error(path + ": several region attributes could hold the class (" + choices[0] + ", " +
-                             choices[1] + ", ...): choose one with --class-attribute");
-  return "";
-}
-
 std::vector<int> classes_of(const Sample& s) {
   std::vector<int> c;
   for (const auto& inst : s.instances) c.push_back(inst.class_id);
@@ -110,7 +91,8 @@ std::vector<std::string> write_masks(const StagedDir& out, const std::string& im
 
 int main(int argc, char** argv) {
   CLI::App app{"Offline augmentation for class balance: ceil(N / photos of the rarest class) copies per photo"};
-  std::string annotations, images_dir, out_dir, config, class_attribute = "auto", class_name = "object";
+  std::string annotations, images_dir, out_dir, config;
+  DatasetOptions dopt;
   int per_class = 0, quality = 95;
   int workers = int(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
   uint64_t seed = 0;
@@ -121,10 +103,8 @@ int main(int argc, char** argv) {
   app.add_option("--per-class", per_class, "Target number of photos per class (N)")->required();
   app.add_option("--config", config, "Augmentation pipeline JSON (default: the study's, configs/augment_study.json)");
   app.add_option("--seed", seed, "Random seed")->capture_default_str();
-  app.add_option("--class-attribute", class_attribute,
-                 "VIA region attribute holding the class (auto: 'class' or the only dropdown; none: single class)")
-      ->capture_default_str();
-  app.add_option("--class-name", class_name, "Class name of a single-class dataset (no class attribute)")
+  mrc::apps::add_class_options(app, dopt);
+  app.add_option("--class-name", dopt.single_class_name, "Class name of a single-class dataset (no class attribute)")
       ->capture_default_str();
   app.add_option("--workers", workers, "Worker threads")->capture_default_str();
   app.add_option("--quality", quality, "JPEG quality of the copies")->capture_default_str();
@@ -140,11 +120,6 @@ int main(int argc, char** argv) {
       throw std::runtime_error(images_dir + ": --images folder does not exist");
     const aug::Pipeline pipeline = config.empty() ? aug::study_pipeline() : aug::load_pipeline(config);
 
-    DatasetOptions dopt;
-    dopt.single_class_name = class_name;
-    dopt.class_attribute = class_attribute == "auto" ? detect_class_attribute(annotations)
-                           : class_attribute == "none" ? std::string()
-                                                       : class_attribute;
     Warnings warnings;
     const Dataset ds = load_dataset(annotations, images_dir, dopt, &warnings);
     const int num_classes = ds.num_classes();
@@ -182,7 +157,6 @@ int main(int argc, char** argv) {
     }
 
     StagedDir out(out_dir, overwrite);
-    fs::create_directory(out.file("images"));
     fs::create_directory(out.file("masks"));
     LoadOptions lopt;
     lopt.decode.apply_exif = !ignore_exif;
@@ -193,10 +167,10 @@ int main(int argc, char** argv) {
       PhotoResult r;
       const Sample sample = load_sample(ds, size_t(i), lopt, &r.warnings);
       const std::string name = fs::path(src.image_id).filename().string();
-      fs::copy_file(src.path, out.file("images/" + name), fs::copy_options::overwrite_existing);
+      fs::copy_file(src.path, out.file(name), fs::copy_options::overwrite_existing);
       r.original = src;
       r.original.image_id = name;
-      r.original.path = out.file("images/" + name);
+      r.original.path = out.file(name);
       r.original.width = sample.image.width;
       r.original.height = sample.image.height;
       r.original_masks = write_masks(out, name, sample);
@@ -214,10 +188,10 @@ int main(int argc, char** argv) {
           const auto cls = classes_of(copy);
           if (std::find(cls.begin(), cls.end(), rarest[size_t(i)]) != cls.end()) break;
         }
-        write_jpeg(out.file("images/" + c.file), copy.image, quality);
+        write_jpeg(out.file(c.file), copy.image, quality);
         c.masks = write_masks(out, c.file, copy);
         c.record.image_id = c.file;
-        c.record.path = out.file("images/" + c.file);
+        c.record.path = out.file(c.file);
         c.record.width = copy.image.width;
         c.record.height = copy.image.height;
         for (const auto& inst : copy.instances) {
@@ -307,6 +281,7 @@ int main(int argc, char** argv) {
 
     if (!warnings.empty()) warnings.print(stderr, 5);
     if (!via_warnings.empty()) via_warnings.print(stderr, 5);
+    std::fprintf(stderr, "%s\n", class_summary(ds).c_str());
     std::fprintf(stderr, "%zu photos + %lld copies -> %s\n", ds.images.size(), (long long)total_copies, out_dir.c_str());
     for (int c = 1; c <= num_classes; ++c)
       std::fprintf(stderr, "  %-20s photos %lld -> %lld\n", ds.class_names[size_t(c)].c_str(),

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "apps/app_util.h"
+#include "apps/class_options.h"
+#include "data/class_attribute.h"
 #include "data/load_dataset.h"
 #include "tensor/atomic_file.h"
 #include "tensor/parallel.h"
@@ -19,12 +21,13 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   CLI::App app{"Mask and box AP of a trained Mask R-CNN on an annotated dataset (pycocotools' COCOeval rules)"};
   train::ModelSource src;
-  std::string data_json, images, class_attribute = "class", out, device_name = "cpu";
+  std::string data_json, images, out, device_name = "cpu";
   int threads = 0;
   bool quiet = false;
   app.add_option("--data", data_json, "annotations: VIA 1.x/2.x project or COCO JSON")->required();
   app.add_option("--images", images, "folder of the photos (default: the JSON's folder)");
-  app.add_option("--class-attribute", class_attribute, "VIA region attribute holding the class name");
+  data::DatasetOptions dopt;
+  apps::add_class_options(app, dopt);
   app.add_option("--run", src.run_dir, "a mrc-train run folder (config, classes, last checkpoint)");
   app.add_option("--checkpoint", src.checkpoint, "weights file (default with --run: its last checkpoint)");
   app.add_option("--config", src.config, "model config JSON (default with --run: its config.json)");
@@ -38,10 +41,9 @@ int main(int argc, char** argv) {
   return apps::run_reporting_errors("mrc-evaluate", [&] {
     if (threads > 0) set_num_threads(threads);
     train::TrainedModel trained = train::load_trained_model(src, Device::parse(device_name));
-    data::DatasetOptions dopt;
-    dopt.class_attribute = class_attribute;
     dopt.class_names.assign(trained.class_names.begin() + 1, trained.class_names.end());  // the model's ids (no "BG")
     const data::Dataset dataset = data::load_dataset(data_json, images, dopt);
+    std::printf("%s\n", data::class_summary(dataset).c_str());
     if (!src.run_dir.empty()) {
       const fs::path training_eval = fs::weakly_canonical(fs::path(src.run_dir) / "eval.json");
       if (out.empty()) {

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app_util.h"
+#include "apps/class_options.h"
+#include "data/class_attribute.h"
 #include "data/load_dataset.h"
 #include "data/split.h"
 #include "models/maskrcnn/maskrcnn.h"
@@ -88,7 +90,7 @@ maskrcnn::Config config_from_flags(const std::string& preset, const std::string&
 int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
-  std::string train_json, train_images, val_json, val_images, class_attribute = "class", config_path, weights, preset;
+  std::string train_json, train_images, val_json, val_images, config_path, weights, preset;
   std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu";
   std::vector<std::string> sets;
   double val_fraction = 0.2;
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--val-images", val_images, "folder of the validation photos");
   app.add_option("--val-fraction", val_fraction, "share of the training photos held out when --val is not given (0: none)")
       ->check(CLI::Range(0.0, 0.9));
-  app.add_option("--class-attribute", class_attribute, "VIA region attribute holding the class name");
+  data::DatasetOptions dopt;
+  apps::add_class_options(app, dopt);
   app.add_option("--preset", preset, "settings read before --config: matterport (matterport's Mask_RCNN defaults: "
                                      "IMAGE_MAX_DIM 1024, DETECTION_MIN_CONFIDENCE 0.7, DETECTION_NMS_THRESHOLD 0.3, "
                                      "TRAIN_ROIS_PER_IMAGE 200, ROI_POSITIVE_RATIO 0.33)")
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
     // gives another value is refused.
     nlohmann::json settings = {{"train", train_json},       {"train-images", train_images},
                                {"val", val_json},           {"val-images", val_images},
-                               {"val-fraction", val_fraction}, {"class-attribute", class_attribute},
+                               {"val-fraction", val_fraction}, {"class-attribute", dopt.class_attribute},
                                {"augment", augment},        {"class-balanced", class_balanced},
                                {"steps-per-epoch", steps_per_epoch}, {"validation-steps", validation_steps},
                                {"seed", seed}};
@@ -169,7 +172,7 @@ int main(int argc, char** argv) {
         if (settings.contains(key)) settings[key] = value;
       train_json = settings["train"], train_images = settings["train-images"], val_json = settings["val"];
       val_images = settings["val-images"], val_fraction = settings["val-fraction"];
-      class_attribute = settings["class-attribute"], augment = settings["augment"];
+      dopt.class_attribute = settings["class-attribute"], augment = settings["augment"];
       class_balanced = settings["class-balanced"], steps_per_epoch = settings["steps-per-epoch"];
       validation_steps = settings["validation-steps"], seed = settings["seed"];
     }
@@ -193,10 +196,9 @@ int main(int argc, char** argv) {
     if (seed == 0) seed = cfg.SEED;
     settings["seed"] = seed;
 
-    data::DatasetOptions dopt;
-    dopt.class_attribute = class_attribute;
     if (resuming) dopt.class_names.assign(class_names.begin() + 1, class_names.end());  // the run's ids
     data::Dataset train_set = data::load_dataset(train_json, train_images, dopt);
+    std::printf("%s\n", data::class_summary(train_set).c_str());
     data::Dataset val_set;
     bool has_val = false;
     if (!val_json.empty()) {

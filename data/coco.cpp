@@ -274,22 +274,33 @@ ojson coco_polygons_for(const Region& r) {
 
 }  // namespace
 
+std::vector<int64_t> coco_image_ids(const Dataset& ds) {
+  // Keep the original image ids when every image has a distinct one.
+  bool keep_ids = !ds.images.empty();
+  std::map<int64_t, int> seen;
+  for (const auto& rec : ds.images)
+    if (rec.coco_id < 0 || seen[rec.coco_id]++) keep_ids = false;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < ds.images.size(); ++i) ids.push_back(keep_ids ? ds.images[i].coco_id : int64_t(i) + 1);
+  return ids;
+}
+
+std::vector<int64_t> coco_category_ids(const Dataset& ds) {
+  const bool keep_cats = ds.coco_category_ids.size() == ds.class_names.size();
+  std::vector<int64_t> ids = {0};
+  for (size_t k = 1; k < ds.class_names.size(); ++k) ids.push_back(keep_cats ? ds.coco_category_ids[k] : int64_t(k));
+  return ids;
+}
+
 std::string coco_json(const Dataset& ds) {
   ojson root = ojson::object();
   root["info"] = {{"description", "written by maskrcnn.cpp from " + ds.source}};
-  // Keep the original image ids when every image has a distinct one.
-  bool keep_ids = !ds.images.empty();
-  {
-    std::map<int64_t, int> seen;
-    for (const auto& rec : ds.images)
-      if (rec.coco_id < 0 || seen[rec.coco_id]++) keep_ids = false;
-  }
-  const bool keep_cats = ds.coco_category_ids.size() == ds.class_names.size();
+  const std::vector<int64_t> image_ids = coco_image_ids(ds), category_ids = coco_category_ids(ds);
   ojson images = ojson::array(), anns = ojson::array(), cats = ojson::array();
   int64_t ann_id = 1;
   for (size_t i = 0; i < ds.images.size(); ++i) {
     const ImageRecord& rec = ds.images[i];
-    const int64_t id = keep_ids ? rec.coco_id : int64_t(i) + 1;
+    const int64_t id = image_ids[i];
     int w = rec.width, h = rec.height;
     if (w <= 0 || h <= 0) {
       try {
@@ -317,7 +328,7 @@ std::string coco_json(const Dataset& ds) {
       ojson a = ojson::object();
       a["id"] = ann_id++;
       a["image_id"] = id;
-      a["category_id"] = keep_cats ? ds.coco_category_ids[size_t(r.class_id)] : int64_t(r.class_id);
+      a["category_id"] = category_ids[size_t(r.class_id)];
       a["segmentation"] = r.kind == ShapeKind::Rle ? rle_json(m) : coco_polygons_for(r);
       a["area"] = m.area();
       a["bbox"] = {b.x1, b.y1, b.width(), b.height()};
@@ -326,7 +337,7 @@ std::string coco_json(const Dataset& ds) {
     }
   }
   for (size_t k = 1; k < ds.class_names.size(); ++k)
-    cats.push_back({{"id", keep_cats ? ds.coco_category_ids[k] : int64_t(k)}, {"name", ds.class_names[k]},
+    cats.push_back({{"id", category_ids[k]}, {"name", ds.class_names[k]},
                     {"supercategory", ""}});
   root["images"] = std::move(images);
   root["annotations"] = std::move(anns);

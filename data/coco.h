@@ -31,6 +31,10 @@ Dataset parse_coco(const nlohmann::ordered_json& root, const std::string& source
 // RLE regions become compressed RLE. Image sizes must be known (width/height > 0) or readable from
 // the image file header; throws naming the image otherwise. Image ids: coco_id when set, else 1..N.
 std::string coco_json(const Dataset& dataset);
+// The ids coco_json gives: each image's (coco_id when every image has a distinct one, else 1..N in order)
+// and each class's category id ([0] = 0; the COCO file's ids when the dataset came from one, else k).
+std::vector<int64_t> coco_image_ids(const Dataset& dataset);
+std::vector<int64_t> coco_category_ids(const Dataset& dataset);
 void write_coco(const std::string& path, const Dataset& dataset);
 
 struct CocoPrediction {

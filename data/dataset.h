@@ -40,6 +40,8 @@ struct ImageRecord {
 struct Dataset {
   std::string source;                       // the annotation file it was read from
   std::string format;                       // "via1", "via2" or "coco"
+  std::string class_attribute;              // VIA: the region attribute read as the class ("" = single class)
+  std::string class_rule;                   // VIA: why that attribute (data/class_attribute.h)
   std::vector<std::string> class_names;     // [0] = "BG"; classes are 1..N
   std::vector<int64_t> coco_category_ids;   // parallel to class_names when read from COCO ([0] = 0)
   std::vector<ImageRecord> images;

@@ -49,4 +49,17 @@ void draw_text(Image& im, int x, int y, const std::string& s, Rgb c, int scale) 
   }
 }
 
+Image to_rgb(const Image& photo) {
+  if (photo.channels == 3) return photo;
+  Image out(photo.width, photo.height, 3);
+  for (int y = 0; y < photo.height; ++y)
+    for (int x = 0; x < photo.width; ++x) {
+      const uint8_t* p = photo.at(x, y);
+      uint8_t* q = out.at(x, y);
+      if (photo.channels < 3) q[0] = q[1] = q[2] = p[0];
+      else q[0] = p[0], q[1] = p[1], q[2] = p[2];
+    }
+  return out;
+}
+
 }  // namespace mrc::data

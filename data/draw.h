@@ -15,6 +15,9 @@ struct Rgb {
 // matplotlib's tab10: ten colours chosen to stay apart from each other (and on white).
 Rgb palette_color(size_t i);
 
+// An RGB copy (gray repeated over the channels, alpha dropped); RGB photos are returned as they are.
+Image to_rgb(const Image& photo);
+
 void fill_rect(Image& im, int x0, int y0, int x1, int y1, Rgb c);  // [x0, x1) x [y0, y1), clipped
 int text_width(const std::string& s, int scale);                  // pixels; glyphs are 10 * scale high
 void draw_text(Image& im, int x, int y, const std::string& s, Rgb c, int scale);

@@ -9,6 +9,7 @@
 
 #include "data/coco.h"
 #include "data/image_io.h"
+#include "data/rasterize.h"
 #include "data/via.h"
 
 namespace mrc::data {
@@ -25,6 +26,7 @@ Dataset load_dataset(const std::string& annotations_path, const std::string& ima
       vo.class_attribute = options.class_attribute;
       vo.single_class_name = options.single_class_name;
       vo.class_names = options.class_names;
+      vo.option_descriptions_as_names = options.option_labels_as_names;
       vo.skip_bad_regions = options.skip_bad_regions;
       ds = parse_via(root, annotations_path, vo, warnings);
       break;
@@ -47,44 +49,23 @@ Dataset load_dataset(const std::string& annotations_path, const std::string& ima
   return ds;
 }
 
-namespace {
-
-// Vertices of a VIA-convention region's outline, for the geometric checks (no rasterization).
-void region_extent(const Region& r, double& x0, double& y0, double& x1, double& y1) {
-  x0 = y0 = HUGE_VAL;
-  x1 = y1 = -HUGE_VAL;
-  auto add = [&](double x, double y) {
-    x0 = std::min(x0, x);
-    y0 = std::min(y0, y);
-    x1 = std::max(x1, x);
-    y1 = std::max(y1, y);
-  };
-  switch (r.kind) {
-    case ShapeKind::Polygon:
-    case ShapeKind::Polyline:
-      if (r.coco_coordinates || !r.coco_polygons.empty()) {
-        for (const auto& p : r.coco_polygons)
-          for (size_t i = 0; i + 1 < p.size(); i += 2) add(p[i] - 0.5, p[i + 1] - 0.5);
-      } else {
-        for (size_t i = 0; i < r.xs.size() && i < r.ys.size(); ++i) add(r.xs[i], r.ys[i]);
-      }
-      break;
-    case ShapeKind::Rect:
-      if (!r.xs.empty() && !r.ys.empty()) {
-        add(r.xs[0], r.ys[0]);
-        add(r.xs[0] + r.width, r.ys[0] + r.height);
-      }
-      break;
-    case ShapeKind::Circle:
-    case ShapeKind::Ellipse: {
-      const double rr = std::max(r.rx, r.kind == ShapeKind::Circle ? r.rx : r.ry);
-      add(r.cx - rr, r.cy - rr);
-      add(r.cx + rr, r.cy + rr);
-      break;
-    }
-    case ShapeKind::Rle: break;
+void apply_class_names_option(DatasetOptions& options, const std::string& value) {
+  options.option_labels_as_names = value == "labels";
+  options.class_names.clear();
+  if (value.empty() || value == "ids" || value == "labels") return;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = value.find(',', start);
+    const std::string name = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (name.empty())
+      throw std::runtime_error("--class-names '" + value + "': expected ids, labels or names separated by commas");
+    options.class_names.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
 }
+
+namespace {
 
 double shoelace(const std::vector<float>& xs, const std::vector<float>& ys) {
   double a = 0;
@@ -155,6 +136,11 @@ DatasetStats validate_dataset(Dataset& ds, Warnings& problems, const ValidateOpt
       if (via_poly && (r.xs.size() < 3 || shoelace(r.xs, r.ys) == 0)) {
         problems.add("degenerate region", rw + ": polygon with " + std::to_string(r.xs.size()) +
                                               " points and zero area");
+        continue;
+      }
+      const std::string far = far_outside_problem(r, rec.width, rec.height);
+      if (!far.empty()) {
+        problems.add("region far outside", rw + ": " + far);
         continue;
       }
       double x0, y0, x1, y1;

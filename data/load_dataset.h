@@ -13,9 +13,11 @@
 namespace mrc::data {
 
 struct DatasetOptions {
-  std::string class_attribute;            // VIA: region attribute with the class (empty: single class)
+  // VIA: region attribute with the class: "auto" (data/class_attribute.h), a name, or empty/"none" (single class)
+  std::string class_attribute;
   std::string single_class_name = "object";
   std::vector<std::string> class_names;   // VIA: fixed class list (see ViaReadOptions)
+  bool option_labels_as_names = false;    // VIA: dropdown/radio options named by their labels, not their ids
   // false: any bad region/annotation throws; true: skipped, with a warning in `warnings`.
   bool skip_bad_regions = false;
 };
@@ -40,6 +42,10 @@ struct ValidateOptions {
 // Appends one warning per problem to `problems` (kinds: "missing image", "unreadable image",
 // "size mismatch", "exif rotation", "degenerate region", "region outside image", "unknown class")
 // and fills image sizes that were unknown (VIA) from the image headers.
+// --class-names as the apps take it: "ids" (option ids, the default), "labels" (the options' labels) or a
+// comma-separated list of class names in id order. Throws on an empty list entry.
+void apply_class_names_option(DatasetOptions& options, const std::string& value);
+
 DatasetStats validate_dataset(Dataset& dataset, Warnings& problems, const ValidateOptions& options = {});
 
 }  // namespace mrc::data

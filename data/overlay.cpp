@@ -10,19 +10,6 @@
 namespace mrc::data {
 namespace {
 
-Image to_rgb(const Image& photo) {
-  if (photo.channels == 3) return photo;
-  Image out(photo.width, photo.height, 3);
-  for (int y = 0; y < photo.height; ++y)
-    for (int x = 0; x < photo.width; ++x) {
-      const uint8_t* p = photo.at(x, y);
-      uint8_t* q = out.at(x, y);
-      if (photo.channels < 3) q[0] = q[1] = q[2] = p[0];
-      else q[0] = p[0], q[1] = p[1], q[2] = p[2];
-    }
-  return out;
-}
-
 bool inside(const Mask& m, int x, int y) { return x >= 0 && y >= 0 && x < m.width && y < m.height && m.at(x, y); }
 
 void draw_mask(Image& im, const Mask& m, Rgb c, double alpha) {

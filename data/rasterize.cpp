@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <stdexcept>
 
@@ -271,7 +272,67 @@ Mask rasterize_coco_box(double x, double y, double w, double h, int width, int h
   return rasterize_coco_polygons({{x, y, x, ye, xe, ye, xe, y}}, width, height);
 }
 
+void region_extent(const Region& r, double& x0, double& y0, double& x1, double& y1) {
+  x0 = y0 = HUGE_VAL;
+  x1 = y1 = -HUGE_VAL;
+  auto add = [&](double x, double y) {
+    x0 = std::min(x0, x);
+    y0 = std::min(y0, y);
+    x1 = std::max(x1, x);
+    y1 = std::max(y1, y);
+  };
+  switch (r.kind) {
+    case ShapeKind::Polygon:
+    case ShapeKind::Polyline:
+      if (r.coco_coordinates || !r.coco_polygons.empty()) {
+        for (const auto& p : r.coco_polygons)
+          for (size_t i = 0; i + 1 < p.size(); i += 2) add(p[i] - 0.5, p[i + 1] - 0.5);
+      } else {
+        for (size_t i = 0; i < r.xs.size() && i < r.ys.size(); ++i) add(r.xs[i], r.ys[i]);
+      }
+      break;
+    case ShapeKind::Rect:
+      if (!r.xs.empty() && !r.ys.empty()) {
+        add(r.xs[0], r.ys[0]);
+        add(double(r.xs[0]) + r.width, double(r.ys[0]) + r.height);
+      }
+      break;
+    case ShapeKind::Circle:
+    case ShapeKind::Ellipse: {
+      const double rr = std::max(r.rx, r.kind == ShapeKind::Circle ? r.rx : r.ry);
+      add(r.cx - rr, r.cy - rr);
+      add(r.cx + rr, r.cy + rr);
+      break;
+    }
+    case ShapeKind::Rle: break;
+  }
+}
+
+std::string far_outside_problem(const Region& region, int width, int height) {
+  if (width <= 0 || height <= 0 || region.kind == ShapeKind::Rle) return "";
+  double x0, y0, x1, y1;
+  region_extent(region, x0, y0, x1, y1);
+  if (!(x0 <= x1)) return "";  // no vertex
+  auto fmt = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  const double w = width, h = height;
+  std::string bad;
+  if (x0 < -w) bad = "x " + fmt(x0);
+  else if (x1 > 2 * w) bad = "x " + fmt(x1);
+  else if (y0 < -h) bad = "y " + fmt(y0);
+  else if (y1 > 2 * h) bad = "y " + fmt(y1);
+  if (bad.empty()) return "";
+  return "coordinate " + bad + " lies far outside the " + size_str(width, height) +
+         " photo (more than a photo's size beyond its border; expected x in " + fmt(-w) + ".." + fmt(2 * w) +
+         ", y in " + fmt(-h) + ".." + fmt(2 * h) + ")";
+}
+
 Mask rasterize_region(const Region& region, int width, int height) {
+  if (const std::string far = far_outside_problem(region, width, height); !far.empty())
+    throw std::invalid_argument(far);
   switch (region.kind) {
     case ShapeKind::Polygon:
     case ShapeKind::Polyline: {

@@ -26,8 +26,15 @@ Mask rasterize_ellipse(double cx, double cy, double rx, double ry, double theta,
 Mask rasterize_coco_polygons(const std::vector<std::vector<double>>& polygons, int width, int height);
 // pycocotools frPyObjects(bbox [x, y, w, h]) + decode (the box as a 4-corner COCO polygon).
 Mask rasterize_coco_box(double x, double y, double w, double h, int width, int height);
+// The region's outline extent in VIA pixel-centre coordinates (COCO coordinates shifted by -0.5): the
+// vertices of polygons, the corners of rects, the bounding square of circles/ellipses. RLE: all infinite.
+void region_extent(const Region& region, double& x0, double& y0, double& x1, double& y1);
+// "" when the region lies within one photo size of the width x height photo's border, else what is
+// wrong ("vertex x 1e+30 lies far outside the 256x192 photo ..."): a typo or an export bug that would
+// otherwise be clipped into a mask covering the whole photo. Unknown size (0): "".
+std::string far_outside_problem(const Region& region, int width, int height);
 // Any region of a Dataset (VIA or COCO convention as recorded in the region). Throws on a polygon
-// with < 3 points or an RLE whose size does not match.
+// with < 3 points, an RLE whose size does not match, or a region far outside the photo.
 Mask rasterize_region(const Region& region, int width, int height);
 
 // Tight box (x2/y2 exclusive); all-zero box for an empty mask.

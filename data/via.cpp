@@ -2,6 +2,8 @@
 // via_write.cpp.
 #include "data/via.h"
 
+#include "data/class_attribute.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -72,7 +74,7 @@ namespace {
 
 struct ViaContext {
   const std::string& source;
-  const ViaReadOptions& opt;
+  const ViaReadOptions& opt;  // class_attribute already resolved (never "auto")
   Warnings* warnings;
 };
 
@@ -243,7 +245,10 @@ std::vector<std::pair<std::string, const ojson*>> entry_regions(const ojson& ent
 
 }  // namespace
 
-Dataset parse_via(const ojson& root, const std::string& source, const ViaReadOptions& options, Warnings* warnings) {
+Dataset parse_via(const ojson& root, const std::string& source, const ViaReadOptions& requested, Warnings* warnings) {
+  const ClassAttributeChoice choice = choose_class_attribute(root, source, requested.class_attribute);
+  ViaReadOptions options = requested;
+  options.class_attribute = choice.attribute;
   ViaContext ctx{source, options, warnings};
   const AnnotationFormat format = detect_annotation_format(root);
   if (format != AnnotationFormat::Via1 && format != AnnotationFormat::Via2) {
@@ -257,6 +262,8 @@ Dataset parse_via(const ojson& root, const std::string& source, const ViaReadOpt
   Dataset ds;
   ds.source = source;
   ds.format = format_name(format);
+  ds.class_attribute = choice.attribute;
+  ds.class_rule = choice.rule;
   const fs::path images_dir = options.images_dir.empty() ? fs::path(source).parent_path() : fs::path(options.images_dir);
 
   // Classes: a single class, a fixed list, the declared options, or the distinct free-text values.
@@ -308,8 +315,15 @@ Dataset parse_via(const ojson& root, const std::string& source, const ViaReadOpt
           std::string name = v;
           if (declared.declared) {
             auto it = declared.id_to_name.find(v);
-            if (it == declared.id_to_name.end())
-              fail(where, "class '" + v + "' is not an option of attribute '" + options.class_attribute + "'");
+            if (it == declared.id_to_name.end() && options.option_descriptions_as_names)  // the label itself
+              it = std::find_if(declared.id_to_name.begin(), declared.id_to_name.end(),
+                                [&](const auto& e) { return e.second == v; });
+            if (it == declared.id_to_name.end()) {
+              std::string ids;
+              for (const auto& id : declared.option_ids) ids += (ids.empty() ? "'" : ", '") + id + "'";
+              fail(where, "class '" + v + "' is not an option of attribute '" + options.class_attribute +
+                              "' (declared options: " + ids + ")");
+            }
             name = it->second;
           }
           auto c = class_id.find(name);

@@ -24,15 +24,15 @@ nlohmann::ordered_json read_json_file(const std::string& path);
 
 struct ViaReadOptions {
   std::string images_dir;          // where the photos are; empty: the annotation file's folder
-  // Region attribute holding the class (dropdown/radio/checkbox option id, or free text). Empty:
-  // the dataset is single-class, named single_class_name.
+  // Region attribute holding the class (dropdown/radio/checkbox option id, or free text). Empty or
+  // "none": the dataset is single-class, named single_class_name. "auto": the rule of class_attribute.h.
   std::string class_attribute;
   std::string single_class_name = "object";
   // Fixed class list (without "BG"), in id order. Empty: dropdown/radio/checkbox options in their
   // declared order, or the sorted distinct free-text values.
   std::vector<std::string> class_names;
-  // Dropdown/radio options: use the option's description as the class name when it has one
-  // (the option id otherwise).
+  // Dropdown/radio options: use the option's description (its label in VIA) as the class name when it
+  // has one (the option id otherwise). A region may then give either the id or the label.
   bool option_descriptions_as_names = false;
   // false: a bad region (unknown shape, < 3 points, missing/unknown class) throws; true: it is
   // skipped with a warning. Point regions are always skipped with a warning.

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "data/image_io.h"
+#include "data/load_dataset.h"
+#include "data/rasterize.h"
+#include "data/split.h"
 #include "app_runner.h"
 #include "test_util.h"
 
@@ -51,7 +54,7 @@ const char* kVia2 = R"({"_via_img_metadata": {
     {"shape_attributes": {"name": "circle", "cx": 8, "cy": 8, "r": 3}, "region_attributes": {"cls": "cat"}}]},
   "b.png1": {"filename": "b.png", "size": 1, "file_attributes": {}, "regions": [
     {"shape_attributes": {"name": "polygon", "all_points_x": [1, 5, 9], "all_points_y": [1, 1, 1]}, "region_attributes": {"cls": "cat"}},
-    {"shape_attributes": {"name": "rect", "x": 200, "y": 200, "width": 4, "height": 4}, "region_attributes": {"cls": "cat"}},
+    {"shape_attributes": {"name": "rect", "x": 30, "y": 13, "width": 4, "height": 4}, "region_attributes": {"cls": "cat"}},
     {"shape_attributes": {"name": "hexagon"}, "region_attributes": {"cls": "cat"}}]},
   "c.png1": {"filename": "c.png", "size": 1, "file_attributes": {}, "regions": []},
   "d.png1": {"filename": "d.png", "size": 1, "file_attributes": {}, "regions": []}},
@@ -78,7 +81,8 @@ TEST_CASE("mrc-dataset stats reports format, classes, sizes and every problem") 
   CHECK(r.out.find("missing image") != std::string::npos);         // d.png
   CHECK(r.out.find("unreadable image") != std::string::npos);      // c.png
   CHECK(r.out.find("degenerate region") != std::string::npos);     // collinear polygon
-  CHECK(r.out.find("region outside image") != std::string::npos);  // rect at 200,200
+  CHECK(r.out.find("region outside image") != std::string::npos);  // rect at 30,13
+  CHECK(r.out.find("classes: region attribute 'cls' (named with --class-attribute)") != std::string::npos);
   CHECK(r.out.find("unknown shape") != std::string::npos);         // hexagon
   CHECK(r.out.find("image 'b.png' region 2") != std::string::npos);
   Image chart = decode_image(plot);
@@ -150,4 +154,57 @@ TEST_CASE("mrc-dataset: bad input exits 2 with one line on stderr naming the fil
   Run c = fx.run("stats '" + coco_bad + "'");
   CHECK(c.code == 0);
   CHECK(c.out.find("annotations[0] (id 9)") != std::string::npos);
+}
+
+TEST_CASE("mrc-dataset convert, split and merge: identical masks, the loader's split, classes by name") {
+  Fixture fx;
+  const fs::path shapes = fx.dir / "shapes";
+  const Run made = mrc::test::run_app("mrc-shapes", "--out '" + shapes.string() + "' --count 10 --size 64x48 --seed 3 --quiet", fx.dir);
+  REQUIRE(made.code == 0);
+  const std::string src = (shapes / "via_region_data.json").string();
+  fs::create_directories(fx.dir / "conv");
+  const std::string coco = (fx.dir / "conv" / "shapes.coco.json").string(), back = (fx.dir / "back.json").string();
+  Run r = fx.run("convert '" + src + "' --to coco --out '" + coco + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("classes: region attribute 'class' (the only dropdown/radio region attribute)") != std::string::npos);
+  CHECK(r.out.find("(COCO): 10 images") != std::string::npos);
+  REQUIRE(fx.run("convert '" + coco + "' --to via2 --out '" + back + "'").code == 0);
+  DatasetOptions o;
+  o.class_attribute = "auto";
+  const Dataset a = load_dataset(src, "", o), b = load_dataset(coco, "", o), c = load_dataset(back, "", o);
+  REQUIRE(a.images.size() == 10);
+  for (size_t i = 0; i < a.images.size(); ++i) {
+    const Sample sa = load_sample(a, i), sb = load_sample(b, i), sc = load_sample(c, i);
+    REQUIRE(sa.instances.size() == sb.instances.size());
+    REQUIRE(sa.instances.size() == sc.instances.size());
+    for (size_t k = 0; k < sa.instances.size(); ++k) {
+      CHECK(sa.instances[k].mask.pixels == sb.instances[k].mask.pixels);
+      CHECK(sa.instances[k].mask.pixels == sc.instances[k].mask.pixels);
+      CHECK(sa.instances[k].class_id == sc.instances[k].class_id);
+    }
+  }
+
+  const std::string tr = (fx.dir / "train.json").string(), va = (fx.dir / "val.json").string();
+  r = fx.run("split '" + src + "' --val-fraction 0.3 --seed 5 --train-out '" + tr + "' --val-out '" + va + "'");
+  REQUIRE(r.code == 0);
+  const Split expected = split_dataset(a, SplitOptions{0.3, 5});
+  const Dataset vt = load_dataset(tr, "", o), vv = load_dataset(va, "", o);
+  REQUIRE(vv.images.size() == expected.val.size());
+  CHECK(vt.images.size() == expected.train.size());
+  for (size_t i = 0; i < expected.val.size(); ++i)
+    CHECK(fs::path(vv.images[i].image_id).filename() == fs::path(a.images[expected.val[i]].image_id).filename());
+
+  const std::string merged = (fx.dir / "merged.json").string();
+  r = fx.run("merge '" + tr + "' '" + va + "' --to coco --out '" + merged + "'");
+  REQUIRE(r.code == 0);
+  const Dataset m = load_dataset(merged, "", o);
+  CHECK(m.images.size() == 10);
+  for (const auto& rec : m.images) CHECK(fs::exists(rec.path));
+
+  const Run bad = fx.run("convert '" + src + "' --to yolo --out '" + (fx.dir / "y.json").string() + "'");
+  CHECK(bad.code == 2);
+  CHECK(lines(bad.err) == 1);
+  CHECK(bad.err.find("expected coco or via2") != std::string::npos);
+  CHECK(!fs::exists(fx.dir / "y.json"));
 }

@@ -1,7 +1,11 @@
 // Photo -> detections -> JSON / overlay (see predict.h).
 #include "train/predict.h"
 
+#include "data/coco.h"
+
+#include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 #include "data/overlay.h"
 #include "data/rle.h"
@@ -46,7 +50,8 @@ PhotoDetections detect_photo(maskrcnn::MaskRCNN& model, const data::Image& photo
 }
 
 nlohmann::json detections_to_json(const PhotoDetections& d, const std::string& image,
-                                  const std::vector<std::string>& class_names) {
+                                  const std::vector<std::string>& class_names, int64_t image_id,
+                                  const std::vector<int64_t>& category_ids) {
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < d.boxes.size(); ++i) {
     const auto& b = d.boxes[i];
@@ -58,8 +63,23 @@ nlohmann::json detections_to_json(const PhotoDetections& d, const std::string& i
                    {"score", d.scores[i]},
                    {"bbox", {b[0], b[1], b[2] - b[0], b[3] - b[1]}},
                    {"segmentation", {{"size", {rle.height, rle.width}}, {"counts", data::rle_to_string(rle.counts)}}}});
+    if (image_id >= 0) out.back()["image_id"] = image_id;
+    if (!category_ids.empty()) out.back()["category_id"] = category_ids.at(size_t(label));
   }
   return out;
+}
+
+std::vector<int64_t> category_ids_for(const data::Dataset& dataset, const std::vector<std::string>& model_classes) {
+  const std::vector<int64_t> dataset_ids = data::coco_category_ids(dataset);
+  std::vector<int64_t> ids = {0};
+  for (size_t k = 1; k < model_classes.size(); ++k) {
+    const auto it = std::find(dataset.class_names.begin() + 1, dataset.class_names.end(), model_classes[k]);
+    if (it == dataset.class_names.end())
+      throw std::runtime_error(dataset.source + ": the model's class '" + model_classes[k] +
+                               "' is not one of the dataset's classes");
+    ids.push_back(dataset_ids[size_t(it - dataset.class_names.begin())]);
+  }
+  return ids;
 }
 
 data::Image render_detections(const data::Image& photo, const PhotoDetections& d,

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/dataset.h"
 #include "data/image.h"
 #include "models/maskrcnn/maskrcnn.h"
 
@@ -28,9 +29,16 @@ PhotoDetections detect_photo(maskrcnn::MaskRCNN& model, const data::Image& photo
 PhotoDetections to_photo_detections(const maskrcnn::Detections& d, double mask_threshold);
 
 // One entry per detection: {"image", "category_id", "category", "score", "bbox" [x, y, w, h],
-// "segmentation" {"size" [h, w], "counts" (COCO compressed RLE)}}.
+// "segmentation" {"size" [h, w], "counts" (COCO compressed RLE)}}. With a dataset's ids (mrc-predict --data)
+// also "image_id", and "category_id" is the dataset's category id of the class (category_ids[label]), so
+// pycocotools' loadRes reads the list against that dataset's COCO form.
 nlohmann::json detections_to_json(const PhotoDetections& d, const std::string& image,
-                                  const std::vector<std::string>& class_names);
+                                  const std::vector<std::string>& class_names, int64_t image_id = -1,
+                                  const std::vector<int64_t>& category_ids = {});
+
+// The dataset's category id of each model class, matched by name ([0] = 0; data/coco.h numbering).
+// Throws naming the dataset when a model class is not one of its classes.
+std::vector<int64_t> category_ids_for(const data::Dataset& dataset, const std::vector<std::string>& model_classes);
 
 // The detections scoring at least min_score drawn over the photo, captioned "class 0.97".
 data::Image render_detections(const data::Image& photo, const PhotoDetections& d,
