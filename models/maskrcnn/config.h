@@ -89,6 +89,7 @@ struct Config {
   int64_t STEPS_PER_EPOCH = 1000;
   int64_t VALIDATION_STEPS = 50;
   uint64_t SEED = 0;
+  std::string PRECISION = "fp32";  // fp32 | tf32 | bf16: conv/GEMM math on CUDA (tensor/precision.h); the CPU: fp32
 
   // Cross-field checks (the per-key checks happen while reading); throws std::runtime_error naming
   // `where` (the file) and the key.
