@@ -26,6 +26,7 @@
 #include "models/maskrcnn/maskrcnn.h"
 #include "tensor/atomic_file.h"
 #include "tensor/parallel.h"
+#include "tensor/precision.h"
 #include "train/predict.h"
 #include "train/run_folder.h"
 
@@ -72,7 +73,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Segment photos or video frames with a trained Mask R-CNN; overlays, detections JSON and timing"};
-  std::string run_dir, checkpoint, config_path, classes_path, out_dir, device_name = "cpu", raw_size, data_json, images;
+  std::string run_dir, checkpoint, config_path, classes_path, out_dir, device_name = "cpu", raw_size, data_json, images, precision;
   data::DatasetOptions dopt;
   std::vector<std::string> inputs;
   double min_score = 0.5;
@@ -92,6 +93,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "output folder (appears whole at the end)")->required();
   app.add_option("--min-score", min_score, "detections drawn on the overlays score at least this")->check(CLI::Range(0.0, 1.0));
   app.add_option("--device", device_name, "cpu or cuda[:N]");
+  app.add_option("--precision", precision, "conv/GEMM math: fp32, tf32 or bf16 (CUDA only; default: the config's "
+                                           "PRECISION on CUDA, fp32 on the CPU)");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--raw-size", raw_size, "size WxH of the raw RGB24 frames read from '-' (standard input), e.g. "
                                         "ffmpeg -i video.mp4 -f rawvideo -pix_fmt rgb24 - | mrc-predict ... --raw-size 1280x720 -");
@@ -104,11 +107,14 @@ int main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     const Device device = Device::parse(device_name);
     if (inputs.empty() && data_json.empty()) throw std::runtime_error("nothing to segment: give photos, folders, videos, - or --data");
+    if (!precision.empty()) set_precision(parse_precision(precision, "--precision"), device, "--precision");
     const std::vector<std::string> files = expand_inputs(inputs);
     if (std::find(files.begin(), files.end(), "-") != files.end())  // checked before the model loads
       data::parse_frame_size(raw_size, "--raw-size (needed to read frames from '-')");
     train::TrainedModel trained = train::load_trained_model({run_dir, checkpoint, config_path, classes_path}, device);
     maskrcnn::MaskRCNN& model = *trained.model;
+    if (precision.empty() && device.is_cuda())
+      set_precision(parse_precision(model.config().PRECISION, "PRECISION"), device);
     const std::vector<std::string>& class_names = trained.class_names;
     checkpoint = trained.checkpoint;
 

@@ -19,6 +19,7 @@
 #include "models/maskrcnn/maskrcnn.h"
 #include "optim/checkpoint.h"
 #include "tensor/parallel.h"
+#include "tensor/precision.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
 #include "train/inputs.h"
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
   std::string train_json, train_images, val_json, val_images, config_path, weights, preset;
-  std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu";
+  std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu", precision;
   std::vector<std::string> sets;
   double val_fraction = 0.2;
   int64_t study_epochs = 0, steps_per_epoch = 0, validation_steps = -1;
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
   app.add_option("--augment", augment, "online augmentation pipeline JSON (e.g. configs/augment_study.json)");
   app.add_flag("--class-balanced", class_balanced, "draw photos weighted by their rarest class");
   app.add_option("--device", device_name, "cpu or cuda[:N]");
+  app.add_option("--precision", precision, "conv/GEMM math: fp32, tf32 or bf16 (CUDA only; default: the config's PRECISION)");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the split, the loader order and the model's sampling (SEED if 0)");
@@ -195,6 +197,9 @@ int main(int argc, char** argv) {
     }
     if (seed == 0) seed = cfg.SEED;
     settings["seed"] = seed;
+    if (!precision.empty()) cfg.PRECISION = precision;
+    set_precision(parse_precision(cfg.PRECISION, precision.empty() ? "PRECISION" : "--precision"), device,
+                  precision.empty() ? "PRECISION" : "--precision");
 
     if (resuming) dopt.class_names.assign(class_names.begin() + 1, class_names.end());  // the run's ids
     data::Dataset train_set = data::load_dataset(train_json, train_images, dopt);

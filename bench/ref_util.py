@@ -53,6 +53,11 @@ def setup(description, cpu_threads=2, default_device="cpu", add_args=None):
         sys.exit(f"{os.path.basename(sys.argv[0])}: CUDA requested but torch sees no GPU")
     if dev.type == "cpu" and cpu_threads is not None:
         torch.set_num_threads(cpu_threads)
+    if dev.type == "cuda":
+        # like for like: ours is strict FP32 unless asked otherwise, and torch turns TF32 on for cuDNN by
+        # default (a reference that measures TF32 turns it back on for its own cases)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     return args, dev
 
 

@@ -1,5 +1,5 @@
 // Gradient clipping (see clip.h). Per-gradient norms come from the engine's reductions (which
-// accumulate in double); they are combined on the host in double.
+// accumulate in double); they are combined on the gradients' device in double and read once.
 #include "optim/clip.h"
 
 #include <cmath>
@@ -17,18 +17,23 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, const 
   for (const Tensor& p : params)
     if (p.defined() && p.grad().defined()) grads.push_back(p.grad());
   if (grads.empty()) return 0.0;
+  // One reduction over all gradients and one read of its result (a single host sync on CUDA): each
+  // gradient's contribution stays on its device, in float64, until the total.
   const double q = opt.norm_type;
-  double total = 0;
+  std::vector<Tensor> parts;
   for (const Tensor& g : grads) {
     if (g.numel() == 0) continue;
-    if (std::isinf(q)) {
-      total = std::max(total, max(abs(g)).item_double());
-    } else if (q == 2) {
-      const double n = norm(g).item_double();
-      total += n * n;
-    } else {
-      total += sum(pow(abs(g.to(DType::Float64)), q)).item_double();
+    if (std::isinf(q)) parts.push_back(max(abs(g)).to(DType::Float64));
+    else if (q == 2) {
+      const Tensor n = norm(g).to(DType::Float64);
+      parts.push_back(mul(n, n));
     }
+    else parts.push_back(sum(pow(abs(g.to(DType::Float64)), q)));
+  }
+  double total = 0;
+  if (!parts.empty()) {
+    const Tensor all = stack(parts);
+    total = (std::isinf(q) ? max(all) : sum(all)).item_double();
   }
   if (!std::isinf(q)) total = q == 2 ? std::sqrt(total) : std::pow(total, 1 / q);
   if (opt.error_if_nonfinite && !std::isfinite(total))

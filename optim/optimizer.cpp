@@ -96,6 +96,7 @@ void Optimizer::step() {
   NoGradGuard no_grad;
   for (const auto& g : groups_) {
     validate(g);  // hyper-parameters may have been edited since construction
+    if (update_group(g, state_)) continue;
     for (const auto& [name, p] : g.params) {
       const Tensor grad = p.grad();
       if (!grad.defined()) continue;

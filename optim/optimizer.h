@@ -79,6 +79,9 @@ class Optimizer {
 
   // One parameter's update; grad has the parameter's shape, dtype and device.
   virtual void update(const ParamGroup& g, const Tensor& param, const Tensor& grad, SlotMap& state) = 0;
+  // A whole group at once (multi-tensor kernels), with the state by parameter name; false leaves the group
+  // to update() parameter by parameter.
+  virtual bool update_group(const ParamGroup&, std::map<std::string, SlotMap>&) { return false; }
   // Throws std::invalid_argument when a group's hyper-parameters are out of range.
   virtual void validate(const ParamGroup& g) const;
   // Every group through the subclass's validate: subclass constructors call it, as virtual calls do not

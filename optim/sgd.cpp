@@ -3,7 +3,11 @@
 
 #include <stdexcept>
 
+#include "kernels/multi_tensor/multi_tensor.h"
 #include "kernels/ops.h"
+#ifdef MRC_WITH_CUDA
+#include "tensor/cuda/context.h"
+#endif
 
 namespace mrc {
 
@@ -43,6 +47,54 @@ void SGD::update(const ParamGroup& g, const Tensor& param, const Tensor& grad, S
     d_p = g.nesterov ? add(d_p, buf, g.momentum) : buf;
   }
   param.detach().add_(d_p, -g.lr);
+}
+
+bool SGD::update_group(const ParamGroup& g, std::map<std::string, SlotMap>& state) {
+#ifdef MRC_WITH_CUDA
+  if (!kernels::multi_tensor_optim()) return false;
+  // every parameter with a gradient (and its momentum buffer, if any) must suit the kernel; else per parameter
+  int device = -1;
+  for (const auto& [name, p] : g.params) {
+    const Tensor grad = p.grad();
+    if (!grad.defined()) continue;
+    if (!p.is_cuda() || p.dtype() != DType::Float32 || !p.is_contiguous() || grad.shape() != p.shape() ||
+        grad.dtype() != p.dtype() || grad.device() != p.device() || !grad.is_contiguous() ||
+        (device >= 0 && p.device().index != device))
+      return false;
+    device = p.device().index;
+    const auto s = state.find(name);
+    if (g.momentum != 0 && s != state.end()) {
+      const auto b = s->second.find("momentum_buffer");
+      if (b != s->second.end() && (!b->second.is_contiguous() || b->second.device() != p.device() ||
+                                   b->second.dtype() != DType::Float32 || b->second.shape() != p.shape()))
+        return false;
+    }
+  }
+  if (device < 0) return false;
+  std::vector<kernels::SgdTensor> list;
+  for (const auto& [name, p] : g.params) {
+    const Tensor grad = p.grad();
+    if (!grad.defined()) continue;
+    kernels::SgdTensor t{p.data<float>(), grad.data<float>(), nullptr, p.numel(), false};
+    if (g.momentum != 0) {
+      SlotMap& s = state[name];
+      auto b = s.find("momentum_buffer");
+      if (b == s.end()) {
+        b = s.emplace("momentum_buffer", Tensor::empty(p.shape(), DType::Float32, p.device())).first;
+        t.first = true;
+      }
+      t.momentum_buffer = b->second.data<float>();
+    }
+    list.push_back(t);
+  }
+  const kernels::SgdHyper h{float(-g.lr), float(g.momentum), float(1 - g.dampening), float(g.weight_decay), g.nesterov};
+  kernels::sgd_multi_tensor_cuda(list, h, cuda::current_stream(device));
+  return true;
+#else
+  (void)g;
+  (void)state;
+  return false;
+#endif
 }
 
 }  // namespace mrc

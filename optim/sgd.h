@@ -22,6 +22,9 @@ class SGD : public Optimizer {
  protected:
   void update(const ParamGroup& g, const Tensor& param, const Tensor& grad, SlotMap& state) override;
   void validate(const ParamGroup& g) const override;
+  // The multi-tensor CUDA kernel (kernels/multi_tensor) when switched on and every parameter with a
+  // gradient is a contiguous float32 tensor of one CUDA device.
+  bool update_group(const ParamGroup& g, std::map<std::string, SlotMap>& state) override;
   std::vector<std::pair<std::string, bool>> slots() const override { return {{"momentum_buffer", true}}; }
 };
 

@@ -11,6 +11,7 @@
 #include "tensor/autograd.h"
 #include "tensor/copy.h"
 #include "tensor/generator.h"
+#include "tensor/host_sync.h"
 
 namespace mrc {
 
@@ -200,6 +201,7 @@ template uint8_t* Tensor::data<uint8_t>() const;
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  if (device().is_cpu()) count_host_sync();  // from the device, the copy to the host counts it
   Tensor c = detach().to(Device::cpu()).to(dtype_of<T>::value).contiguous();
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());

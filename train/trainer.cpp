@@ -11,6 +11,7 @@
 
 #include "data/image_io.h"
 #include "data/progress.h"
+#include "kernels/index/read_scalars.h"
 #include "optim/adam.h"
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
@@ -31,9 +32,13 @@ using maskrcnn::kLossNames;
 namespace {
 
 std::map<std::string, double> loss_values(const maskrcnn::Losses& l) {
+  std::vector<Tensor> scalars;  // the five losses and the total, read in one transfer
+  for (const std::string& name : kLossNames) scalars.push_back(l.by_name.at(name));
+  scalars.push_back(l.total);
+  const std::vector<double> read = read_scalars(scalars);
   std::map<std::string, double> v;
-  for (const std::string& name : kLossNames) v[name] = l.by_name.at(name).item_double();
-  v["loss"] = l.total.item_double();
+  for (size_t i = 0; i < kLossNames.size(); ++i) v[kLossNames[i]] = read[i];
+  v["loss"] = read.back();
   return v;
 }
 

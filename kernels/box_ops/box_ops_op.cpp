@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tensor/autograd.h"
+#include "tensor/host_sync.h"
 #ifdef MRC_WITH_CUDA
 #include "tensor/cuda/context.h"
 #endif
@@ -131,6 +132,7 @@ Tensor remove_small_boxes(const Tensor& boxes_in, double min_size) {
   Tensor keep = Tensor::empty({n}, DType::Int64, b.device());
   int64_t k = 0;
   if (n > 0) {
+    count_host_sync();  // the number kept is read on the host
     if (b.is_cuda()) {
 #ifdef MRC_WITH_CUDA
       const cuda::DeviceGuard device_guard(b.device().index);  // the kernels launch on the current device

@@ -3,6 +3,9 @@
 // once and cached: by cuDNN's heuristics (cudnnGet*_v7, torch's default) or, with cudnn_benchmark(), by
 // timing the candidates (cudnnFind*Ex on the call's own buffers). Deterministic algorithms are
 // preferred unless cudnn_deterministic() is off. float32 uses FMA math (no TF32) unless allow_tf32().
+// With bf16 autocast (autocast_bf16()), float32 operands are rounded to bfloat16 copies, cuDNN convolves
+// them with float32 accumulation, and the result is widened back into the float32 output; the bias add
+// and the bias gradient stay float32.
 // Workspaces come from the caching allocator, so a steady-state loop makes no cudaMalloc.
 #include <climits>
 #include <map>
@@ -13,6 +16,7 @@
 
 #include "kernels/conv/conv.h"
 #include "tensor/copy.h"
+#include "tensor/cuda/autocast.h"
 #include "tensor/cuda/context.h"
 
 namespace mrc::cuda {
@@ -32,8 +36,22 @@ int as_int(int64_t v, const char* what) {
 cudnnDataType_t data_type(DType t) {
   if (t == DType::Float32) return CUDNN_DATA_FLOAT;
   if (t == DType::Float64) return CUDNN_DATA_DOUBLE;
+  if (t == DType::BFloat16) return CUDNN_DATA_BFLOAT16;
   throw_unsupported_dtype("conv2d", t);
 }
+
+// The accumulation type of a convolution: float32 for bfloat16 data (cuDNN's pseudo-bf16 configuration).
+cudnnDataType_t compute_type(DType t) { return t == DType::BFloat16 ? CUDNN_DATA_FLOAT : data_type(t); }
+
+bool autocast(const Tensor& t) { return t.dtype() == DType::Float32 && autocast_bf16(); }
+
+// A contiguous bfloat16 copy of a float32 operand, or an empty bfloat16 tensor of `t`'s shape to write into.
+Tensor bf16_copy(const Tensor& t) {
+  Tensor r = Tensor::empty(t.shape(), DType::BFloat16, t.device());
+  ::mrc::cuda::copy_strided(t, r);
+  return r;
+}
+Tensor bf16_like(const Tensor& t) { return Tensor::empty(t.shape(), DType::BFloat16, t.device()); }
 
 struct Plan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
@@ -212,7 +230,7 @@ const Plan& get_plan(Dir dir, DType dtype, const Shape& xs, const Shape& ws, con
   MRC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, as_int(p.pad_h, "padding"), as_int(p.pad_w, "padding"),
                                                   as_int(p.stride_h, "stride"), as_int(p.stride_w, "stride"),
                                                   as_int(p.dil_h, "dilation"), as_int(p.dil_w, "dilation"),
-                                                  CUDNN_CROSS_CORRELATION, t));
+                                                  CUDNN_CROSS_CORRELATION, compute_type(dtype)));
   MRC_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, as_int(p.groups, "groups")));
   MRC_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, strict_fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
   // cuDNN's own output size must be the one the caller allocated
@@ -255,6 +273,26 @@ struct BiasDesc {
   BiasDesc& operator=(const BiasDesc&) = delete;
 };
 
+// A 4-d tensor descriptor for one call (cheap host work).
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  explicit TensorDesc(const Tensor& t) {
+    MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+    set_tensor(d, data_type(t.dtype()), t.shape());
+  }
+  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+};
+
+// out += b over channels (out [N, C, H, W] contiguous, b [C]), in out's dtype.
+void add_bias(cudnnHandle_t h, const Tensor& b, const Tensor& out) {
+  const TensorDesc yd(out);
+  const BiasDesc bd(b.dtype(), b.numel());
+  const Scalars s(out.dtype());
+  MRC_CUDNN_CHECK(cudnnAddTensor(h, s.one(), bd.d, b.raw_data(), s.one(), yd.d, out.raw_data()));
+}
+
 // cuDNN's legacy descriptors hold int sizes and strides: a tensor past 2^31 elements is refused here,
 // with its shape, instead of failing inside cuDNN.
 void check_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -282,6 +320,13 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
     }
     return;
   }
+  if (autocast(x)) {
+    const Tensor y = bf16_like(out);
+    conv2d_forward(bf16_copy(x), bf16_copy(w), Tensor(), p, y);
+    ::mrc::cuda::copy_strided(y, out);
+    if (b.defined()) add_bias(cudnn_handle(dev.index), b, out);
+    return;
+  }
   const cudnnHandle_t h = cudnn_handle(dev.index);
   const Plan& plan = get_plan(Dir::Forward, x.dtype(), x.shape(), w.shape(), out.shape(), p,
                               {x.raw_data(), w.raw_data(), nullptr, out.raw_data()}, dev);
@@ -290,10 +335,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   MRC_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(), plan.x, x.raw_data(), plan.w, w.raw_data(), plan.conv,
                                           cudnnConvolutionFwdAlgo_t(plan.algo), ptr(ws), plan.workspace, s.zero(),
                                           plan.y, out.raw_data()));
-  if (b.defined()) {
-    const BiasDesc bd(b.dtype(), b.numel());
-    MRC_CUDNN_CHECK(cudnnAddTensor(h, s.one(), bd.d, b.raw_data(), s.one(), plan.y, out.raw_data()));
-  }
+  if (b.defined()) add_bias(h, b, out);
 }
 
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2dParams& p, const Tensor& grad_x) {
@@ -303,6 +345,12 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2d
   if (grad_x.numel() == 0) return;
   if (grad_out.numel() == 0 || w.numel() == 0) {  // no output channels: nothing flows back
     ::mrc::cuda::fill_strided(grad_x, 0.0);
+    return;
+  }
+  if (autocast(grad_out)) {
+    const Tensor gx = bf16_like(grad_x);
+    conv2d_backward_input(bf16_copy(grad_out), bf16_copy(w), p, gx);
+    ::mrc::cuda::copy_strided(gx, grad_x);
     return;
   }
   const cudnnHandle_t h = cudnn_handle(dev.index);
@@ -322,6 +370,12 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Conv2
   if (grad_w.numel() == 0) return;
   if (x.numel() == 0 || grad_out.numel() == 0) {  // an empty batch contributes nothing
     ::mrc::cuda::fill_strided(grad_w, 0.0);
+    return;
+  }
+  if (autocast(x)) {
+    const Tensor gw = bf16_like(grad_w);
+    conv2d_backward_weight(bf16_copy(x), bf16_copy(grad_out), p, gw);
+    ::mrc::cuda::copy_strided(gw, grad_w);
     return;
   }
   const cudnnHandle_t h = cudnn_handle(dev.index);
@@ -345,16 +399,10 @@ void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b) {
     return;
   }
   const cudnnHandle_t h = cudnn_handle(dev.index);
-  cudnnTensorDescriptor_t dy = nullptr;
-  MRC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&dy));
-  struct Destroy {
-    cudnnTensorDescriptor_t d;
-    ~Destroy() { cudnnDestroyTensorDescriptor(d); }
-  } destroy{dy};
-  set_tensor(dy, data_type(grad_out.dtype()), grad_out.shape());
+  const TensorDesc dy(grad_out);
   const BiasDesc bd(grad_b.dtype(), grad_b.numel());
   const Scalars s(grad_out.dtype());
-  MRC_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, s.one(), dy, grad_out.raw_data(), s.zero(), bd.d, grad_b.raw_data()));
+  MRC_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, s.one(), dy.d, grad_out.raw_data(), s.zero(), bd.d, grad_b.raw_data()));
 }
 
 }  // namespace mrc::cuda

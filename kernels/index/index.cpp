@@ -7,6 +7,7 @@
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/reduce/reduce.h"
 #include "tensor/autograd.h"
+#include "tensor/host_sync.h"
 #include "tensor/dispatch.h"
 
 namespace mrc {
@@ -173,6 +174,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 
 Tensor nonzero(const Tensor& x) {
   check_defined("nonzero", x, "x");
+  if (x.device().is_cpu() && x.numel() > 0) count_host_sync();  // on CUDA the count's item() is counted
   return MRC_DISPATCH_DEVICE(x, nonzero, x.detach().contiguous());
 }
 

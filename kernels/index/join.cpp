@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/index/index.h"
+#include "kernels/index/read_scalars.h"
 #include "tensor/autograd.h"
 
 namespace mrc {
@@ -127,6 +128,20 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   const int64_t n = x.size(dim);
   if (n == 0) return std::vector<Tensor>(size_t(chunks), x.narrow(dim, 0, 0));  // as torch
   return split(x, (n + chunks - 1) / chunks, dim);
+}
+
+std::vector<double> read_scalars(const std::vector<Tensor>& scalars) {
+  if (scalars.empty()) return {};
+  NoGradGuard ng;
+  std::vector<Tensor> flat;
+  flat.reserve(scalars.size());
+  for (size_t i = 0; i < scalars.size(); ++i) {
+    check_defined("read_scalars", scalars[i], nth("scalars", i).c_str());
+    if (scalars[i].numel() != 1)
+      throw_arg("read_scalars", nth("scalars", i) + " has shape " + shape_str(scalars[i].shape()) + ", expected one element");
+    flat.push_back(scalars[i].detach().reshape({1}).to(DType::Float64));
+  }
+  return cat(flat).to_vector<double>();
 }
 
 }  // namespace mrc

@@ -2,13 +2,17 @@
 // C = A @ B is computed as C^T = B^T @ A^T, so B is passed first. Each operand is read in place: a
 // row-major matrix is, to cuBLAS, its own transpose (op N), a column-major one needs op T. Batch
 // strides come from the tensors (0 for a broadcast operand). float32 runs in FP32 unless TF32 is
-// allowed (tensor/cuda/context.h); float64 in FP64.
+// allowed (tensor/cuda/context.h), or with bf16 autocast on bfloat16 copies of the operands (float32
+// accumulation, float32 output); float64 in FP64.
 #include <algorithm>
 #include <climits>
 #include <string>
 
 #include "kernels/linalg/bmm_args.h"
 #include "kernels/linalg/linalg.h"
+#include "tensor/autograd.h"
+#include "tensor/copy.h"
+#include "tensor/cuda/autocast.h"
 #include "tensor/cuda/context.h"
 
 namespace mrc::cuda {
@@ -21,9 +25,28 @@ int checked_int(int64_t v, const char* what) {
   return int(v);
 }
 
+void bmm_impl(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate);
+
+// A contiguous bfloat16 copy of a float32 operand (bf16 autocast).
+Tensor to_bf16(const Tensor& t) {
+  Tensor r = Tensor::empty(t.shape(), DType::BFloat16, t.device());
+  ::mrc::cuda::copy_strided(t, r);
+  return r;
+}
+
 }  // namespace
 
 void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  if (a.dtype() == DType::Float32 && autocast_bf16() && !bmm_args(a, b, "CUDA matmul").empty()) {
+    NoGradGuard ng;
+    return bmm_impl(to_bf16(a), to_bf16(b), out, accumulate);
+  }
+  bmm_impl(a, b, out, accumulate);
+}
+
+namespace {
+
+void bmm_impl(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
   const BmmArgs args = bmm_args(a, b, "CUDA matmul");
   if (args.empty()) return;
   const int64_t B = args.batch, M = args.m, K = args.k, N = args.n;
@@ -49,8 +72,14 @@ void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
     const size_t es = a.itemsize();
     const char* ap = static_cast<const char*>(a.raw_data()) + size_t(b0 * a.stride(0)) * es;
     const char* bp = static_cast<const char*>(b.raw_data()) + size_t(b0 * b.stride(0)) * es;
-    char* cp = static_cast<char*>(out.raw_data()) + size_t(b0 * M * N) * es;
-    if (a.dtype() == DType::Float32) {
+    char* cp = static_cast<char*>(out.raw_data()) + size_t(b0 * M * N) * out.itemsize();
+    if (a.dtype() == DType::BFloat16 && out.dtype() == DType::Float32) {  // bf16 autocast
+      const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
+      MRC_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, bp, CUDA_R_16BF, ldb,
+                                                  b.stride(0), ap, CUDA_R_16BF, lda, a.stride(0), &beta, cp,
+                                                  CUDA_R_32F, ldc, M * N, count, CUBLAS_COMPUTE_32F,
+                                                  CUBLAS_GEMM_DEFAULT));
+    } else if (a.dtype() == DType::Float32) {
       const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
       const cublasComputeType_t compute = allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
       MRC_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, bp, CUDA_R_32F, ldb,
@@ -67,5 +96,7 @@ void bmm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
     }
   }
 }
+
+}  // namespace
 
 }  // namespace mrc::cuda

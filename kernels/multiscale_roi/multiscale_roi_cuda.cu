@@ -61,6 +61,21 @@ __global__ void multiscale_backward_kernel(LevelPointers ptrs, Pyramid pyr, cons
   }
 }
 
+// Deterministic: thread c owns channel c of every level and image and adds its bins in order.
+__global__ void multiscale_backward_ordered_kernel(LevelPointers ptrs, Pyramid pyr, const float* __restrict__ grad_output,
+                                                   const float* __restrict__ rois, int64_t num_rois, RoiAlignParams p) {
+  const int64_t channels = pyr.shape[0].c;
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < channels; c += int64_t(gridDim.x) * blockDim.x)
+    for_channel_bins(c, channels, num_rois, p, [&](int64_t idx) {
+      BinIndex b;
+      int64_t l;
+      RoiBins<float> g;
+      if (locate(idx, pyr, rois, p, b, l, g))
+        scatter_bin<false>(plane_of(ptrs.grads[l], pyr.shape[l], g.batch, b.c), pyr.shape[l], g, b.ph, b.pw,
+                           grad_output[idx]);
+    });
+}
+
 }  // namespace
 
 void fpn_levels_cuda(const float* rois, int64_t num_rois, const Pyramid& pyr, int64_t* levels, GpuStream stream) {
@@ -91,7 +106,11 @@ void multiscale_roi_align_backward_cuda(const float* grad_output, const Pyramid&
   }
   const int64_t total = num_rois * pyr.shape[0].c * p.pooled_h * p.pooled_w;
   if (total == 0) return;
-  multiscale_backward_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(ptrs, pyr, grad_output, rois, total, p);
+  if (roi_align_deterministic())
+    multiscale_backward_ordered_kernel<<<blocks_for(pyr.shape[0].c, 64), 64, 0, stream>>>(ptrs, pyr, grad_output, rois,
+                                                                                          num_rois, p);
+  else
+    multiscale_backward_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(ptrs, pyr, grad_output, rois, total, p);
   check_cuda(cudaGetLastError(), "multiscale_roi_align_backward_cuda: launch");
 }
 

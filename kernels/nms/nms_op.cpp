@@ -3,6 +3,7 @@
 
 #include "kernels/nms/nms.h"
 #include "tensor/autograd.h"
+#include "tensor/host_sync.h"
 #ifdef MRC_WITH_CUDA
 #include "tensor/cuda/context.h"
 #endif
@@ -28,6 +29,7 @@ Tensor run(const char* op, const Tensor& boxes_in, const Tensor& scores_in, cons
   const Tensor idxs = idxs_in.defined() ? idxs_in.detach().contiguous() : Tensor();
   const int64_t n = boxes.size(0);
   Tensor keep = Tensor::empty({n}, DType::Int64, boxes.device());
+  if (n > 0) count_host_sync();  // the number kept is read on the host
   if (n == 0) return keep;
   int64_t k = 0;
   if (boxes.is_cuda()) {

@@ -1,6 +1,7 @@
 // ROIAlign (torchvision.ops.roi_align semantics) on raw NCHW buffers: CPU (float, double) and CUDA
 // (float). Callers allocate every output; the tensor-level op with autograd wraps these.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "kernels/host_device.h"
@@ -39,12 +40,23 @@ void check_roi_align_args(const FeatureShape& shape, int64_t num_rois, const Roi
 template <class T>
 void check_roi_batch_indices(const T* rois, int64_t num_rois, int64_t batch, const char* where);
 
+// The CUDA backward's order of additions (plain and multi-scale ROIAlign): atomicAdd from one thread per
+// grad_output element (default: fast; the rounding of the sums varies from run to run), or deterministic:
+// one thread per channel adds ROI by ROI, bin by bin, so every run gives the same bits (slower: the
+// parallelism is the channel count). The CPU backward is always deterministic.
+inline std::atomic<bool>& roi_align_deterministic_flag() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+inline void set_roi_align_deterministic(bool on) { roi_align_deterministic_flag() = on; }
+inline bool roi_align_deterministic() { return roi_align_deterministic_flag(); }
+
 #if defined(MRC_WITH_CUDA)
 // Device pointers; launched on `stream`, no synchronisation. ROIs whose batch index is outside
 // [0, N) produce zeros (the host check would need a copy; the tensor wrapper validates instead).
 void roi_align_forward_cuda(const float* input, const FeatureShape& shape, const float* rois, int64_t num_rois,
                             const RoiAlignParams& p, float* output, GpuStream stream);
-// grad_input is overwritten (zeroed, then accumulated with atomicAdd).
+// grad_input is overwritten (zeroed, then accumulated with atomicAdd, or in order: roi_align_deterministic()).
 void roi_align_backward_cuda(const float* grad_output, const float* rois, int64_t num_rois,
                              const RoiAlignParams& p, const FeatureShape& shape, float* grad_input,
                              GpuStream stream);

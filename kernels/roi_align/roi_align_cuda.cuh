@@ -41,7 +41,9 @@ __device__ inline T* plane_of(T* base, const FeatureShape& s, int64_t batch, int
 }
 
 // grad_plane[tap] += grad * w / count for every tap of bin (ph, pw), as the CPU's scatter_channels
-// computes each term; atomics make the order of the additions (not the terms) vary.
+// computes each term; atomics make the order of the additions (not the terms) vary. kAtomic false: plain
+// additions, for a thread that owns the plane (the deterministic backward).
+template <bool kAtomic = true>
 __device__ inline void scatter_bin(float* grad_plane, const FeatureShape& s, const RoiBins<float>& g, int64_t ph,
                                    int64_t pw, float grad) {
   const float count = float(g.grid_h * g.grid_w);
@@ -50,12 +52,27 @@ __device__ inline void scatter_bin(float* grad_plane, const FeatureShape& s, con
     for (int64_t ix = 0; ix < g.grid_w; ++ix) {
       const BilinearTaps<float> t = bilinear_taps(s.h, s.w, y, g.sample_x(pw, ix));
       if (!t.valid) continue;
-      atomicAdd(grad_plane + t.p1, grad * t.w1 / count);
-      atomicAdd(grad_plane + t.p2, grad * t.w2 / count);
-      atomicAdd(grad_plane + t.p3, grad * t.w3 / count);
-      atomicAdd(grad_plane + t.p4, grad * t.w4 / count);
+      if constexpr (kAtomic) {
+        atomicAdd(grad_plane + t.p1, grad * t.w1 / count);
+        atomicAdd(grad_plane + t.p2, grad * t.w2 / count);
+        atomicAdd(grad_plane + t.p3, grad * t.w3 / count);
+        atomicAdd(grad_plane + t.p4, grad * t.w4 / count);
+      } else {
+        grad_plane[t.p1] += grad * t.w1 / count;
+        grad_plane[t.p2] += grad * t.w2 / count;
+        grad_plane[t.p3] += grad * t.w3 / count;
+        grad_plane[t.p4] += grad * t.w4 / count;
+      }
     }
   }
+}
+
+// The output elements of channel c in a fixed order: ROI by ROI, bin by bin (the deterministic backward).
+template <class F>
+__device__ inline void for_channel_bins(int64_t c, int64_t channels, int64_t num_rois, const RoiAlignParams& p, F&& f) {
+  for (int64_t k = 0; k < num_rois; ++k)
+    for (int64_t ph = 0; ph < p.pooled_h; ++ph)
+      for (int64_t pw = 0; pw < p.pooled_w; ++pw) f(((k * channels + c) * p.pooled_h + ph) * p.pooled_w + pw);
 }
 
 // Blocks for a grid-stride loop over n elements (capped; the loop covers the rest).

@@ -224,6 +224,7 @@ const std::vector<Field>& fields() {
     v.push_back({"SEED",
                  [](Config& c, const json& j, const std::string& w) { c.SEED = uint64_t(read_int(j, w, "SEED", 0, kBig)); },
                  [](const Config& c, ojson& o) { o["SEED"] = c.SEED; }});
+    v.push_back(choice_field("PRECISION", &Config::PRECISION, {"fp32", "tf32", "bf16"}));
     return v;
   }();
   return f;

@@ -105,6 +105,7 @@ struct Config {
                                             // 0: only at the end; -1: every epoch when there are validation photos
   int64_t KEEP_CHECKPOINTS = 0;             // keep the last K epoch checkpoints (plus best.safetensors); 0: all
   uint64_t SEED = 0;
+  std::string PRECISION = "fp32";  // fp32 | tf32 | bf16: conv/GEMM math on CUDA (tensor/precision.h); the CPU: fp32
 
   // Cross-field checks (the per-key checks happen while reading); throws std::runtime_error naming
   // `where` (the file) and the key.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/cuda/autocast.h"
 #include "tensor/cuda/context.h"
 #include "tensor/device.h"
 
@@ -21,6 +22,7 @@ struct PerDevice {
 
 std::mutex g_mutex;
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_autocast_bf16{false};
 std::atomic<bool> g_cudnn_benchmark{false};
 std::atomic<bool> g_cudnn_deterministic{true};
 
@@ -109,6 +111,8 @@ void synchronize(int device) { MRC_CUDA_CHECK(cudaStreamSynchronize(current_stre
 
 bool allow_tf32() { return g_allow_tf32; }
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
+bool autocast_bf16() { return g_autocast_bf16; }
+void set_autocast_bf16(bool on) { g_autocast_bf16 = on; }
 bool cudnn_benchmark() { return g_cudnn_benchmark; }
 void set_cudnn_benchmark(bool on) { g_cudnn_benchmark = on; }
 bool cudnn_deterministic() { return g_cudnn_deterministic; }

@@ -1,6 +1,6 @@
 // CUDA copies: strided device-to-device copy with dtype conversion, fill, and host<->device transfers
-// staged through two pinned buffers per device so that uploads overlap with the host's next memcpy and
-// never read host memory the caller may free as soon as the call returns.
+// staged through a ring of pinned buffers per device so that uploads overlap with the host's next memcpy
+// and never read host memory the caller may free as soon as the call returns.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/copy.h"
+#include "tensor/host_sync.h"
 #include "tensor/cuda/loops.cuh"
 
 namespace mrc::cuda {
@@ -79,15 +80,19 @@ T host_value(double v) {
   else return static_cast<T>(v);
 }
 
-// Two pinned buffers per device, used alternately; an event per buffer marks when the copy that last
-// used it has finished, so the host never overwrites a buffer a queued copy still reads.
+// A ring of pinned buffers per device, taken in turn across calls; an event per buffer marks when the
+// copy that last used it has finished, so the host never overwrites a buffer a queued copy still reads.
+// An upload waits only for the copy kRing uploads back (the index carries over from call to call), so a
+// run of small uploads queues behind the device's work instead of waiting for it.
 constexpr size_t kChunk = size_t(16) << 20;
+constexpr int kRing = 8;
 
 struct Staging {
   std::mutex mutex;
-  void* buf[2] = {nullptr, nullptr};
-  cudaEvent_t done[2] = {nullptr, nullptr};
+  void* buf[kRing] = {};
+  cudaEvent_t done[kRing] = {};
   size_t capacity = 0;
+  int next = 0;  // the buffer the next chunk takes
 };
 
 Staging& staging(int device) {
@@ -101,7 +106,7 @@ Staging& staging(int device) {
   return *s;
 }
 
-// Makes both buffers hold at least min(nbytes, kChunk) bytes. Caller holds s.mutex and the device guard.
+// Makes every buffer hold at least min(nbytes, kChunk) bytes. Caller holds s.mutex and the device guard.
 void reserve(Staging& s, size_t nbytes) {
   if (!s.done[0])
     for (auto& e : s.done) MRC_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -109,14 +114,22 @@ void reserve(Staging& s, size_t nbytes) {
   if (want <= s.capacity) return;
   size_t cap = size_t(1) << 20;
   while (cap < want) cap *= 2;
-  for (int b = 0; b < 2; ++b) {
+  for (int b = 0; b < kRing; ++b) {
     MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
     if (s.buf[b]) MRC_CUDA_CHECK(cudaFreeHost(s.buf[b]));
     s.buf[b] = nullptr;
   }
   s.capacity = 0;
-  for (int b = 0; b < 2; ++b) MRC_CUDA_CHECK(cudaHostAlloc(&s.buf[b], cap, cudaHostAllocDefault));
+  for (int b = 0; b < kRing; ++b) MRC_CUDA_CHECK(cudaHostAlloc(&s.buf[b], cap, cudaHostAllocDefault));
   s.capacity = cap;
+}
+
+// The next buffer of the ring, once the copy that last used it has finished.
+int take(Staging& s) {
+  const int b = s.next;
+  s.next = (s.next + 1) % kRing;
+  MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
+  return b;
 }
 
 // Runs f(staging buffers, stream) for a transfer of nbytes on `device`, holding the buffers' lock with
@@ -159,10 +172,9 @@ void fill_strided(const Tensor& dst, double value) {
 
 void copy_host_to_device(const void* host, void* dev, size_t nbytes, int device) {
   with_staging(device, nbytes, [&](Staging& s, cudaStream_t stream) {
-    int b = 0;
-    for (size_t off = 0; off < nbytes; off += s.capacity, b ^= 1) {
+    for (size_t off = 0; off < nbytes; off += s.capacity) {
       const size_t len = std::min(s.capacity, nbytes - off);
-      MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
+      const int b = take(s);
       std::memcpy(s.buf[b], static_cast<const char*>(host) + off, len);
       MRC_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dev) + off, s.buf[b], len, cudaMemcpyHostToDevice, stream));
       MRC_CUDA_CHECK(cudaEventRecord(s.done[b], stream));
@@ -171,21 +183,26 @@ void copy_host_to_device(const void* host, void* dev, size_t nbytes, int device)
 }
 
 void copy_device_to_host(const void* dev, void* host, size_t nbytes, int device) {
+  if (nbytes == 0) return;
+  count_host_sync();
   with_staging(device, nbytes, [&](Staging& s, cudaStream_t stream) {
-    // Chunk k lands in buffer k % 2; chunk k+1 is queued before the host drains chunk k.
+    // Chunk k+1 is queued before the host drains chunk k (two ring buffers in flight).
     const size_t chunks = (nbytes + s.capacity - 1) / s.capacity;
+    int buf[2] = {-1, -1};
     auto issue = [&](size_t k) {
       const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
-      MRC_CUDA_CHECK(cudaMemcpyAsync(s.buf[k % 2], static_cast<const char*>(dev) + off, len, cudaMemcpyDeviceToHost,
-                                     stream));
-      MRC_CUDA_CHECK(cudaEventRecord(s.done[k % 2], stream));
+      const int b = take(s);
+      buf[k % 2] = b;
+      MRC_CUDA_CHECK(cudaMemcpyAsync(s.buf[b], static_cast<const char*>(dev) + off, len, cudaMemcpyDeviceToHost, stream));
+      MRC_CUDA_CHECK(cudaEventRecord(s.done[b], stream));
     };
     issue(0);
     for (size_t k = 0; k < chunks; ++k) {
       if (k + 1 < chunks) issue(k + 1);
       const size_t off = k * s.capacity, len = std::min(s.capacity, nbytes - off);
-      MRC_CUDA_CHECK(cudaEventSynchronize(s.done[k % 2]));
-      std::memcpy(static_cast<char*>(host) + off, s.buf[k % 2], len);
+      const int b = buf[k % 2];
+      MRC_CUDA_CHECK(cudaEventSynchronize(s.done[b]));
+      std::memcpy(static_cast<char*>(host) + off, s.buf[b], len);
     }
   });
 }

@@ -8,6 +8,7 @@
 #include "cuda_test_util.h"
 #include "kernels/multiscale_roi/multiscale_roi.h"
 #include "kernels/multiscale_roi/multiscale_roi_op.h"
+#include "kernels/roi_align/roi_align.h"
 #include "test_util.h"
 
 using namespace mrc;
@@ -157,6 +158,38 @@ TEST_CASE("roi_align and multiscale_roi_align as tensor ops: forward and backwar
              return multiscale_roi_align({in[0], in[1], in[2]}, in[3], sizes, 7, 7, 2);
            },
            {l0, l1, l2, mr}, fwd, bwd);
+}
+
+TEST_CASE("ROIAlign's deterministic CUDA backward: the same bits run to run, close to the CPU") {
+  if (!real_gpu()) return;  // a switch of the CUDA kernels
+  struct Restore {
+    ~Restore() { kernels::set_roi_align_deterministic(false); }
+  } restore;
+  kernels::set_roi_align_deterministic(true);
+  const Tolerance fwd{1e-5, 1e-5}, bwd{1e-4, 1e-4};
+  const Tensor map = param({2, 6, 20, 24}, 70);
+  const Tensor r = rois(300, 2, 4 * 20.0, 71);  // many overlapping ROIs: atomics would reorder the sums
+  const auto f = [](const std::vector<Tensor>& in) { return roi_align(in[0], in[1], 7, 7, 0.25, 2, true); };
+  check_op("roi_align deterministic", f, {map, r}, fwd, bwd);
+  auto grad_on_gpu = [&] {
+    const Tensor m = on_gpu(map.detach()).requires_grad_(true);
+    const Tensor out = f({m, on_gpu(r)});
+    return grad(sum(mul(out, on_gpu(randn(out.shape(), 72)))), {m})[0];
+  };
+  expect_equal(grad_on_gpu(), grad_on_gpu(), "roi_align deterministic gradient, run to run");
+
+  const Tensor l0 = param({1, 4, 32, 40}, 73), l1 = param({1, 4, 16, 20}, 74);
+  const Tensor mr = rois(200, 1, 128.0, 75);
+  const ImageSizes sizes = {{128, 160}};
+  const auto fm = [&](const std::vector<Tensor>& in) { return multiscale_roi_align({in[0], in[1]}, in[2], sizes, 7, 7, 2); };
+  check_op("multiscale_roi_align deterministic", fm, {l0, l1, mr}, fwd, bwd);
+  auto ms_grads_on_gpu = [&] {
+    const Tensor a = on_gpu(l0.detach()).requires_grad_(true), b = on_gpu(l1.detach()).requires_grad_(true);
+    const Tensor out = fm({a, b, on_gpu(mr)});
+    return grad(sum(mul(out, on_gpu(randn(out.shape(), 76)))), {a, b});
+  };
+  const std::vector<Tensor> g1 = ms_grads_on_gpu(), g2 = ms_grads_on_gpu();
+  for (size_t i = 0; i < g1.size(); ++i) expect_equal(g1[i], g2[i], "multiscale deterministic gradient, run to run");
 }
 
 // Runs without a GPU: the raw entry points refuse a bad pyramid before any device work, as the CPU ones do

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "cuda_test_util.h"
+#include "tensor/precision.h"
 #include "test_util.h"
 
 using namespace mrc;
@@ -135,3 +136,27 @@ TEST_CASE("conv2d algorithm choice is cached and reused without allocator calls"
 }
 
 #endif  // MRC_WITH_CUDA
+
+TEST_CASE("PRECISION tf32 and bf16: conv2d, matmul and linear near the CPU's fp32, forward and backward") {
+  if (!real_gpu()) return;  // the math mode is CUDA's; the CPU refuses tf32/bf16
+  struct Restore {
+    ~Restore() { set_precision(Precision::FP32, Device::cuda(0)); }
+  } restore;
+  const Tensor x = param({2, 4, 9, 11}, 30), w = param({6, 4, 3, 3}, 31), b = param({6}, 32);
+  const Tensor a = param({5, 37}, 33), m = param({37, 6}, 34), lw = param({7, 37}, 35), lb = param({7}, 36);
+  // bf16 keeps 8 mantissa bits (relative rounding 2^-9), TF32 11 (2^-11); sums of 36-37 products of normal values
+  for (const auto& [p, tol] : {std::pair{Precision::TF32, Tolerance{1e-2, 5e-3}}, std::pair{Precision::BF16, Tolerance{6e-2, 2e-2}}}) {
+    set_precision(p, Device::cuda(0));
+    const std::string tag = std::string(" ") + precision_name(p);
+    check_op("conv2d 3x3" + tag,
+             [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], 1, 1, 1, 1); }, {x, w, b}, tol, tol);
+    check_op("matmul" + tag, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, m}, tol, tol);
+    check_op("linear" + tag, [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {a, lw, lb}, tol,
+             tol);
+    // the rounding shows: the result is not the fp32 one bit for bit
+    const Tensor fast = matmul(on_gpu(a), on_gpu(m)).to(Device::cpu());
+    set_precision(Precision::FP32, Device::cuda(0));
+    const Tensor strict = matmul(on_gpu(a), on_gpu(m)).to(Device::cpu());
+    CHECK(max(abs(sub(fast, strict))).item_double() > 0);
+  }
+}
