@@ -1,12 +1,14 @@
 // Comparing our ops with torch references written by a fixture script. Per case the fixture saves the
 // inputs, "<case>.out" (forward output), a random output weight w and the gradients of sum(out * w):
 // against_torch reads "<case>.w" and "<case>.grad.<input>", TorchRefs "<case>.<weight>" and
-// "<case>.grad_<input>" (the two spellings the fixture scripts use).
+// "<case>.grad_<input>" (the two spellings the fixture scripts use). against_float64_torch reads the float64
+// references of torch_ref.Recorder.record_multilinear and checks our float64 and float32 runs against them
+// within tests/tolerance.h's rounding bound.
 #pragma once
 #include <doctest/doctest.h>
 
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
