@@ -11,6 +11,7 @@
 #include "app_runner.h"
 #include "data/image_io.h"
 #include "test_util.h"
+#include "tiny_model_config.h"
 
 using namespace mrc;
 using test::quoted;
@@ -31,14 +32,9 @@ TEST_CASE("mrc-experiment: runs, resumes, Slurm script, report with charts and t
   const fs::path& d = tmp.path;
   REQUIRE(test::run_app("mrc-shapes", "--out " + quoted(d / "train") + " --count 4 --size 96x64 --seed 1 --quiet", d).code == 0);
   REQUIRE(test::run_app("mrc-shapes", "--out " + quoted(d / "val") + " --count 2 --size 96x64 --seed 2 --quiet", d).code == 0);
-  std::ofstream(d / "tiny.json") << R"({"IMAGE_MIN_DIM": 64, "IMAGE_MAX_DIM": 96, "BACKBONE_NORM": "gn",
-    "TRAINABLE_LAYERS": 5, "TOP_DOWN_PYRAMID_SIZE": 64, "GN_GROUPS": 16, "FPN_CLASSIF_FC_LAYERS_SIZE": 128,
-    "MASK_HEAD_CHANNELS": 32, "RPN_ANCHOR_SCALES": [8, 16, 32, 64, 128], "PRE_NMS_LIMIT": 200,
-    "POST_NMS_ROIS_TRAINING": 200, "POST_NMS_ROIS_INFERENCE": 100, "TRAIN_ROIS_PER_IMAGE": 32,
-    "RPN_TRAIN_ANCHORS_PER_IMAGE": 64, "IMAGES_PER_GPU": 2, "VALIDATION_STEPS": 1, "STEPS_PER_EPOCH": 1,
-    "DETECTION_MIN_CONFIDENCE": 0.0, "LEARNING_RATE": 0.001})";
+  test::write_tiny_model_config(d / "tiny.json");
   std::ofstream(d / "sweep.json") << R"({"train": "train/via_region_data.json", "val": "val/via_region_data.json",
-    "config": "tiny.json", "args": ["--schedule", "all:2:LR"], "seeds": [1, 2],
+    "config": "tiny.json", "args": ["--schedule", "all:2:LR", "--steps-per-epoch", "1"], "seeds": [1, 2],
     "variants": {"adam": ["--optimizer", "adam"], "sgd": ["--optimizer", "sgd", "--set", "LEARNING_RATE=0.01"]}})";
   const std::string app = quoted(test::app_path("mrc-experiment"));
   const std::string base = "cd " + quoted(d) + " && " + app + " sweep.json --out exp";

@@ -13,18 +13,13 @@
 #include "app_runner.h"
 #include "data/image_io.h"
 #include "test_util.h"
+#include "tiny_model_config.h"
 
 using namespace mrc;
 using test::quoted;
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* kTinyConfig = R"({"IMAGE_MIN_DIM": 64, "IMAGE_MAX_DIM": 96, "BACKBONE_NORM": "gn", "TRAINABLE_LAYERS": 5,
-  "TOP_DOWN_PYRAMID_SIZE": 64, "GN_GROUPS": 16, "FPN_CLASSIF_FC_LAYERS_SIZE": 128, "MASK_HEAD_CHANNELS": 32,
-  "RPN_ANCHOR_SCALES": [8, 16, 32, 64, 128], "PRE_NMS_LIMIT": 200, "POST_NMS_ROIS_TRAINING": 200,
-  "POST_NMS_ROIS_INFERENCE": 100, "TRAIN_ROIS_PER_IMAGE": 32, "RPN_TRAIN_ANCHORS_PER_IMAGE": 64, "IMAGES_PER_GPU": 2,
-  "DETECTION_MIN_CONFIDENCE": 0.0, "LEARNING_RATE": 0.001, "SEED": 4})";
 
 nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(test::read_text(p)); }
 
@@ -41,7 +36,7 @@ struct Trained {
   fs::path run, val;
   Trained() {
     const fs::path& d = tmp.path;
-    std::ofstream(d / "tiny.json") << kTinyConfig;
+    test::write_tiny_model_config(d / "tiny.json");
     REQUIRE(test::run_app("mrc-shapes", "--out " + quoted(d / "train") + " --count 6 --size 96x64 --seed 1 --quiet", d).code == 0);
     REQUIRE(test::run_app("mrc-shapes", "--out " + quoted(d / "val") + " --count 4 --size 96x64 --seed 2 --quiet", d).code == 0);
     run = d / "run";

@@ -11,6 +11,7 @@
 
 #include "app_runner.h"
 #include "test_util.h"
+#include "tiny_model_config.h"
 
 using namespace mrc;
 using test::quoted;
@@ -44,11 +45,7 @@ TEST_CASE("the README's workflow block runs as written on tiny data") {
   REQUIRE(test::run_app("mrc-shapes", "--out " + quoted(d / "test") + " --count 3 --size 96x64 --seed 2 --quiet", d).code == 0);
   REQUIRE(std::system(("ffmpeg -v error -y -framerate 5 -i " + quoted(d / "test" / "shapes_%05d.jpg") +
                        " -c:v libx264 -pix_fmt yuv420p " + quoted(d / "clip.mp4")).c_str()) == 0);
-  std::ofstream(d / "tiny.json") << R"({"IMAGE_MIN_DIM": 64, "IMAGE_MAX_DIM": 96, "BACKBONE_NORM": "gn",
-    "TRAINABLE_LAYERS": 5, "TOP_DOWN_PYRAMID_SIZE": 64, "GN_GROUPS": 16, "FPN_CLASSIF_FC_LAYERS_SIZE": 128,
-    "MASK_HEAD_CHANNELS": 32, "RPN_ANCHOR_SCALES": [8, 16, 32, 64, 128], "PRE_NMS_LIMIT": 200,
-    "POST_NMS_ROIS_TRAINING": 200, "POST_NMS_ROIS_INFERENCE": 100, "TRAIN_ROIS_PER_IMAGE": 32,
-    "RPN_TRAIN_ANCHORS_PER_IMAGE": 64, "IMAGES_PER_GPU": 2, "VALIDATION_STEPS": 1, "LEARNING_RATE": 0.001})";
+  test::write_tiny_model_config(d / "tiny.json");
   std::ofstream(d / "workflow.sh") << "set -euo pipefail\n" << readme_block("## The study's workflow");
   const std::string cmd = "cd " + quoted(fs::path(test::source_dir())) + " && b=" + quoted(bin) + " data=" + quoted(d) +
                           " cfg=" + quoted(d / "tiny.json") + " phases=all:1:LR steps=2 bash " + quoted(d / "workflow.sh");
