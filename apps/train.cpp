@@ -15,6 +15,7 @@
 #include "models/maskrcnn/maskrcnn.h"
 #include "optim/checkpoint.h"
 #include "tensor/parallel.h"
+#include "tensor/profile.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
 #include "train/inputs.h"
@@ -102,7 +103,11 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "continue a run from this checkpoint, or from the run folder's last one with 'last'");
   app.add_flag("--evaluate", evaluate, "after training, mask and box AP on the validation photos (RUN/eval.json)");
   app.add_flag("--quiet", quiet, "no progress bar");
+  bool profile_stages = false;
+  app.add_flag("--profile", profile_stages, "print the time per stage (forward, backward, optimizer) at the end (or MRC_PROFILE=1)");
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train")) return *code;
+  if (profile_stages) profile::set_enabled(true);
+  const profile::PrintAtExit print_profile;
   return apps::run_reporting_errors("mrc-train", [&] {
     if (threads > 0) set_num_threads(threads);
     const Device device = Device::parse(device_name);

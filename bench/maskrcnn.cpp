@@ -3,11 +3,14 @@
 // five losses, backward, update; frozen batch norm, 3 trainable ResNet stages as torchvision fine-tunes; a
 // small learning rate keeps the random network's workload the same from step to step).
 // The weights, image and targets go to an exchange file that bench/maskrcnn_ref.py loads, so torchvision
-// runs the same workload (same proposals and detections) in the same run.
+// runs the same workload (same proposals and detections) in the same run. GFLOP/s counts the GEMM work
+// (convolutions, linear layers) the run did, read from the GEMM's own counter. --profile adds the time per
+// stage (transform, backbone, FPN, RPN, box head, mask head, paste; backward per stage, optimizer).
 #include <cstdlib>
 #include <filesystem>
 
 #include "bench_util.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/ops.h"
 #include "models/maskrcnn/maskrcnn.h"
 #include "optim/sgd.h"
@@ -22,6 +25,16 @@ namespace {
 std::string exchange_path() {
   const char* p = std::getenv("MRC_BENCH_MASKRCNN_INPUT");
   return p ? p : (std::filesystem::temp_directory_path() / "mrc_bench_maskrcnn_input.safetensors").string();
+}
+
+// Times f (median of 3 after 1 warm-up) and returns {ms, ", \"gflops\": ..."}: the GEMM work of the 4 runs
+// over their count, per median time (CPU only: the counter is the CPU engine's).
+std::pair<double, std::string> timed_with_gflops(const std::function<void()>& f) {
+  const double before = cpu::gemm_flops();
+  const double ms = bench::median_ms(f, 1, 3);
+  const double flops = (cpu::gemm_flops() - before) / 4;
+  if (flops <= 0) return {ms, ""};
+  return {ms, ", \"gflops\": " + std::to_string(flops / (ms * 1e6)) + ", \"gflop\": " + std::to_string(flops * 1e-9)};
 }
 
 }  // namespace
@@ -72,23 +85,28 @@ int main(int argc, char** argv) {
   if (args.selected(infer_name)) {
     model.eval();
     int64_t n_det = 0;
-    const double ms = bench::median_ms([&] { n_det = model.detect({img})[0].masks.to(Device::cpu()).size(0); }, 1, 3);
-    bench::print_case(infer_name, args.device, ms, "\"detections\": " + std::to_string(n_det));
+    auto infer = [&] { n_det = model.detect({img})[0].masks.to(Device::cpu()).size(0); };
+    const auto [ms, rate] = timed_with_gflops(infer);
+    bench::print_case(infer_name, args.device, ms, "\"detections\": " + std::to_string(n_det) + rate);
+    if (args.profile) bench::print_profile(infer_name, infer);
   }
   if (args.selected(train_name)) {
     model.train();
     SGD opt(model.named_parameters(), SGDOptions{1e-6, 0.9, 0, 1e-4, false});
     double loss = 0;
-    const double ms = bench::median_ms(
-        [&] {
-          opt.zero_grad();
-          const Losses l = model.forward_train({img}, {td});
-          l.total.backward();
-          opt.step();
-          loss = l.total.item_double();
-        },
-        1, 3);
-    bench::print_case(train_name, args.device, ms, "\"loss\": " + std::to_string(loss));
+    auto step = [&] {
+      opt.zero_grad();
+      const Losses l = model.forward_train({img}, {td});
+      l.total.backward();
+      {
+        profile::Scope stage("optimizer");
+        opt.step();
+      }
+      loss = l.total.item_double();
+    };
+    const auto [ms, rate] = timed_with_gflops(step);
+    bench::print_case(train_name, args.device, ms, "\"loss\": " + std::to_string(loss) + rate);
+    if (args.profile) bench::print_profile(train_name, step);
   }
   return 0;
 }

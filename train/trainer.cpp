@@ -16,6 +16,7 @@
 #include "optim/sgd.h"
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
+#include "tensor/profile.h"
 #include "train/history.h"
 #include "train/inputs.h"
 
@@ -179,7 +180,10 @@ void Trainer::train_epoch(int64_t epoch) {
     }
     l.total.backward();
     if (model_.config().GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, model_.config().GRADIENT_CLIP_NORM);
-    optimizer_->step();
+    {
+      profile::Scope stage("optimizer");
+      optimizer_->step();
+    }
     accumulate(sum, rec.losses);
     epoch_steps.push_back(std::move(rec));
     bar.update();
