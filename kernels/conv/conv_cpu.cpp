@@ -10,12 +10,14 @@
 #include <array>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/conv/conv.h"
 #include "kernels/conv/conv_fused.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/conv/im2col.h"
+#include "kernels/conv/winograd_cpu.h"
 #include "tensor/parallel.h"
 
 namespace mrc::cpu {
@@ -104,6 +106,8 @@ struct Epilogue {
 
 template <class T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out, Epilogue<T> epi = {}) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_applies(g)) return winograd_forward(g, x, w, bias, out, epi.residual, epi.relu);
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), images = g.N * g.G;
   const bool pw = g.pointwise();
   const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));
