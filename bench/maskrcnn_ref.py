@@ -21,7 +21,8 @@ from ref_util import (emit, emit_profile, has_onnxruntime, median_ms, onnx_sessi
 
 args, dev = setup(__doc__.splitlines()[0])
 INFER, TRAIN = "maskrcnn_infer_512_c51_b1", "maskrcnn_train_step_512_c51_b1"
-if not wanted(args, INFER, TRAIN):
+STUDY = "maskrcnn_infer_1024x768_study_c51_b1"  # a 1024x768 photo, the study's 800/1024 resize
+if not wanted(args, INFER, TRAIN, STUDY):
     sys.exit(0)
 PEER, LABEL = peer()
 
@@ -34,9 +35,11 @@ if same:
     t, _ = mrc_st.load(path)
     model.load_state_dict({k[6:]: torch.tensor(v) for k, v in t.items() if k.startswith("state.")})
     image = torch.tensor(t["image"])
+    study_image = torch.tensor(t["image_study"])
     target = {"boxes": torch.tensor(t["boxes"]), "labels": torch.tensor(t["labels"]), "masks": torch.tensor(t["masks"])}
 else:
     image = torch.rand(3, 512, 512)
+    study_image = torch.rand(3, 768, 1024)
     target = {"boxes": torch.tensor([[40.0, 60.0, 160.0, 150.0]]), "labels": torch.tensor([1]),
               "masks": torch.zeros(1, 512, 512, dtype=torch.uint8)}
     target["masks"][0, 60:150, 40:160] = 1
@@ -70,6 +73,27 @@ if wanted(args, INFER):
             out["n_ort"] = sess.run(None, feed)[3].shape[0]
         ms = median_ms(ort_infer, dev, warmup=1, reps=3)
         emit(INFER, ort_label, ms, peer="ort", ref_detections=int(out["n_ort"]), same_weights=same)
+if wanted(args, STUDY):  # before the training steps change the weights, as bench-maskrcnn runs it
+    model.eval()
+    model.transform.min_size, model.transform.max_size = (800,), 1024
+    simg = study_image.to(dev)
+    out = {}
+
+    def infer_study():
+        with torch.no_grad():
+            out["n"] = model([simg])[0]["masks"].shape[0]
+    ms = median_ms(infer_study, dev, warmup=1, reps=3)
+    emit(STUDY, ref, ms, peer=PEER, ref_detections=int(out["n"]), same_weights=same)
+    if dev.type == "cpu" and has_onnxruntime():
+        sess, ort_label = onnx_session(model, ([simg],), os.path.splitext(path)[0] + "_study.onnx",
+                                       stale_after=path if same else None)
+        feed = {sess.get_inputs()[0].name: simg.numpy()}
+
+        def ort_study():
+            out["n_ort"] = sess.run(None, feed)[3].shape[0]
+        ms = median_ms(ort_study, dev, warmup=1, reps=3)
+        emit(STUDY, ort_label, ms, peer="ort", ref_detections=int(out["n_ort"]), same_weights=same)
+    model.transform.min_size, model.transform.max_size = (512,), 512
 if wanted(args, TRAIN):
     model.train()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6, momentum=0.9, weight_decay=1e-4)
