@@ -27,6 +27,7 @@
 #include "tensor/atomic_file.h"
 #include "tensor/parallel.h"
 #include "tensor/precision.h"
+#include "tensor/profile.h"
 #include "train/predict.h"
 #include "train/run_folder.h"
 
@@ -102,7 +103,11 @@ int main(int argc, char** argv) {
   app.add_flag("--contact-sheet", want_sheet, "also contact_sheet.png: the first 48 overlays in one picture");
   app.add_flag("--overwrite", overwrite, "replace an existing output folder");
   app.add_flag("--quiet", quiet, "no progress bar");
+  bool profile_stages = false;
+  app.add_flag("--profile", profile_stages, "print the time per stage of the detections at the end (or MRC_PROFILE=1)");
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-predict")) return *code;
+  if (profile_stages) profile::set_enabled(true);
+  const profile::PrintAtExit print_profile;
   return apps::run_reporting_errors("mrc-predict", [&] {
     if (threads > 0) set_num_threads(threads);
     const Device device = Device::parse(device_name);

@@ -20,6 +20,7 @@
 #include "optim/checkpoint.h"
 #include "tensor/parallel.h"
 #include "tensor/precision.h"
+#include "tensor/profile.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
 #include "train/inputs.h"
@@ -141,7 +142,11 @@ int main(int argc, char** argv) {
   app.add_flag("--evaluate", evaluate, "kept for older scripts: the validation photos are always evaluated at the end (and "
                                        "every EVAL_EVERY epochs), written to RUN/eval.json");
   app.add_flag("--quiet", quiet, "no progress bar");
+  bool profile_stages = false;
+  app.add_flag("--profile", profile_stages, "print the time per stage (forward, backward, optimizer) at the end (or MRC_PROFILE=1)");
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train")) return *code;
+  if (profile_stages) profile::set_enabled(true);
+  const profile::PrintAtExit print_profile;
   return apps::run_reporting_errors("mrc-train", [&] {
     if (threads > 0) set_num_threads(threads);
     const Device device = Device::parse(device_name);

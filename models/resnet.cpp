@@ -40,11 +40,11 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, bool wi
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
-  out = relu(bn2->forward(conv2->forward(out)));
-  out = bn3->forward(conv3->forward(out));
-  const Tensor identity = downsample ? downsample->forward(x) : x;
-  return relu(add(out, identity));
+  Tensor out = fold1_.forward(*conv1, *bn1, x, Tensor(), true);
+  out = fold2_.forward(*conv2, *bn2, out, Tensor(), true);
+  const Tensor identity =
+      downsample ? fold_down_.forward(dynamic_cast<Conv2d&>((*downsample)[0]), (*downsample)[1], x) : x;
+  return fold3_.forward(*conv3, *bn3, out, identity, true);
 }
 
 ResNet::ResNet(const ResNetOptions& o) : options(o) {
@@ -74,7 +74,7 @@ ResNet::Features ResNet::forward_features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw std::invalid_argument("ResNet: input must be [N, 3, H, W], got " + shape_str(x.shape()));
   Features f;
-  Tensor h = maxpool->forward(relu(bn1->forward(conv1->forward(x))));
+  Tensor h = maxpool->forward(fold1_.forward(*conv1, *bn1, x, Tensor(), true));
   f.c2 = layer1->forward(h);
   f.c3 = layer2->forward(f.c2);
   f.c4 = layer3->forward(f.c3);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "layers/fold_bn.h"
 #include "layers/layers.h"
 
 namespace mrc {
@@ -28,6 +29,9 @@ class Bottleneck : public UnaryModule {
   std::shared_ptr<Conv2d> conv1, conv2, conv3;
   std::shared_ptr<UnaryModule> bn1, bn2, bn3;
   std::shared_ptr<Sequential> downsample;  // null when the shapes match
+
+ private:
+  ConvNormFold fold1_, fold2_, fold3_, fold_down_;  // frozen BN folded into each conv (layers/fold_bn.h)
 };
 
 class ResNet : public UnaryModule {
@@ -50,6 +54,9 @@ class ResNet : public UnaryModule {
   std::shared_ptr<MaxPool2d> maxpool;
   std::shared_ptr<Sequential> layer1, layer2, layer3, layer4;
   std::shared_ptr<Linear> fc;  // null when num_classes == 0
+
+ private:
+  ConvNormFold fold1_;
 };
 
 std::vector<int> resnet_blocks(int depth);  // {3, 4, 6, 3} or {3, 4, 23, 3}; throws otherwise

@@ -1,16 +1,39 @@
 // The autograd engine: recording, saved-tensor checks, and backward in topological order.
 #include "tensor/autograd.h"
 
+#include <chrono>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/reduce/reduce.h"
+#include "tensor/profile.h"
 
 namespace mrc {
 
 namespace {
+
+// Profile stage of each node recorded while profiling (profile.h), read back when its backward runs. A
+// side table, so nodes carry nothing when profiling is off.
+std::mutex g_stage_mutex;
+std::unordered_map<const Node*, const char*> g_stage;
+
+void remember_stage(const Node* node, const char* stage) {
+  std::lock_guard<std::mutex> lock(g_stage_mutex);
+  g_stage[node] = stage;
+}
+
+const char* take_stage(const Node* node, bool keep) {
+  std::lock_guard<std::mutex> lock(g_stage_mutex);
+  const auto it = g_stage.find(node);
+  if (it == g_stage.end()) return "other";
+  const char* stage = it->second;
+  if (!keep) g_stage.erase(it);
+  return stage;
+}
+
 thread_local bool t_grad_enabled = true;
 }
 
@@ -70,6 +93,7 @@ Tensor record(Tensor out, const std::vector<Tensor>& inputs, const char* name, B
   }
   TensorImpl* impl = out.impl_ptr();
   impl->grad_fn = std::make_shared<Node>(name, std::move(edges), std::move(backward));
+  if (const char* stage = profile::current_stage()) remember_stage(impl->grad_fn.get(), stage);
   impl->requires_grad = true;
   return out;
 }
@@ -86,6 +110,17 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
 }
 
 namespace {
+
+// node.apply, timed as "backward.<stage>" when profiling (nodes recorded outside any stage: "backward.other")
+std::vector<Tensor> apply_profiled(Node& node, const Tensor& g, bool retain_graph) {
+  if (!profile::enabled()) return node.apply(g, retain_graph);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Tensor> grads = node.apply(g, retain_graph);
+  profile::add(std::string("backward.") + take_stage(&node, retain_graph),
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return grads;
+}
+
 
 // Nodes reachable from root, in an order where each node comes before all nodes it feeds into.
 std::vector<Node*> topological_order(Node* root) {
@@ -138,7 +173,7 @@ void execute(const Tensor& root, const Tensor& grad_in, bool retain_graph, const
     if (it == pending.end() || !it->second.defined()) continue;
     Tensor g = std::move(it->second);
     pending.erase(it);
-    std::vector<Tensor> grads = node->apply(g, retain_graph);
+    std::vector<Tensor> grads = apply_profiled(*node, g, retain_graph);
     for (size_t i = 0; i < grads.size(); ++i) {
       const Node::Edge& e = node->edges()[i];
       if (!grads[i].defined()) continue;

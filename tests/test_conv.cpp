@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
+#include "kernels/conv/conv_fused.h"
+#include "kernels/conv/winograd_cpu.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/ops.h"
@@ -297,4 +299,43 @@ TEST_CASE("conv2d and conv_transpose2d: bad arguments name the op and the argume
                        doctest::Contains("bias must have shape [2]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), 1, 0, 0, 3),
                        doctest::Contains("groups (3)"), std::invalid_argument);
+}
+
+TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path equals the direct sum within float32 error") {
+  struct C {
+    Shape x;
+    int64_t m, pad;
+  };
+  // odd output sizes (partial tiles), padding 1 and 0, several images; each has >= 192 tiles (the path's minimum)
+  for (const C& c : {C{{2, 16, 21, 19}, 24, 1}, C{{1, 32, 30, 31}, 16, 0}, C{{5, 20, 13, 13}, 32, 1}}) {
+    CAPTURE(shape_str(c.x));
+    Generator gen(8);
+    const Tensor x = Tensor::uniform(c.x, -1, 1, &gen), w = Tensor::uniform({c.m, c.x[1], 3, 3}, -0.2, 0.2, &gen);
+    const Tensor b = Tensor::uniform({c.m}, -0.5, 0.5, &gen);
+    const auto want = direct_conv(x.to(DType::Float64), w.to(DType::Float64), 1, c.pad, 1, 1);
+    cpu::ConvGeom g;
+    g.N = c.x[0], g.C = c.x[1], g.H = c.x[2], g.W = c.x[3], g.M = c.m, g.KH = g.KW = 3, g.ph = g.pw = c.pad;
+    g.OH = conv_out_size(g.H, 3, 1, c.pad, 1), g.OW = conv_out_size(g.W, 3, 1, c.pad, 1);
+    cpu::set_winograd_enabled(true);
+    REQUIRE(cpu::winograd_applies(g));
+    NoGradGuard ng;
+    const auto wino = conv2d(x, w, Tensor(), 1, c.pad).to_vector<float>();
+    cpu::set_winograd_enabled(false);
+    const auto gemm = conv2d(x, w, Tensor(), 1, c.pad).to_vector<float>();
+    const Tensor r = Tensor::uniform({g.N, g.M, g.OH, g.OW}, -1, 1, &gen);
+    const auto fused_gemm = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
+    cpu::set_winograd_enabled(true);
+    const auto fused_wino = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
+    cpu::set_winograd_enabled(false);  // the default
+    double scale = 0, err_wino = 0, err_gemm = 0, err_fused = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      scale = std::max(scale, std::abs(want[i]));
+      err_wino = std::max(err_wino, std::abs(double(wino[i]) - want[i]));
+      err_gemm = std::max(err_gemm, std::abs(double(gemm[i]) - want[i]));
+      err_fused = std::max(err_fused, std::abs(double(fused_wino[i]) - double(fused_gemm[i])));
+    }
+    MESSAGE("max error / max |out|: Winograd " << err_wino / scale << ", im2col GEMM " << err_gemm / scale);
+    CHECK(err_wino <= 2e-6 * scale);  // float32 rounding of sums of up to 9 * C terms, a few times the GEMM's
+    CHECK(err_fused <= 4e-6 * scale);
+  }
 }

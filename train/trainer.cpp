@@ -19,6 +19,7 @@
 #include "optim/sgd.h"
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
+#include "tensor/profile.h"
 #include "train/history.h"
 #include "train/inputs.h"
 #include "train/model_eval.h"
@@ -213,7 +214,10 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
     }
     l.total.backward();
     if (cfg.GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, cfg.GRADIENT_CLIP_NORM);
-    optimizer_->step();
+    {
+      profile::Scope stage("optimizer");
+      optimizer_->step();
+    }
     accumulate(sum, rec.losses);
     epoch_steps.push_back(std::move(rec));
     bar.set_status("running " + loss_summary(divided(sum, double(s + 1))));

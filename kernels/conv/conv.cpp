@@ -2,7 +2,9 @@
 // each. A transposed convolution is the input-gradient of a convolution, so both ops run on the
 // backends' three conv2d entry points with the roles of input and output swapped.
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_fused.h"
 
+#include "kernels/elementwise/elementwise.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 
@@ -53,9 +55,11 @@ bool wants(const Tensor& t) { return t.defined() && t.requires_grad() && grad_en
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, Int2 padding, Int2 dilation,
-              int64_t groups) {
-  const char* op = "conv2d";
+namespace {
+
+// conv2d with an optional epilogue (+ residual, then ReLU) that the CPU kernel fuses; `op` names errors.
+Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, Int2 padding,
+                   Int2 dilation, int64_t groups, const Tensor& residual, bool relu_out) {
   const Conv2dParams p = make_params(op, stride, padding, dilation, groups);
   check_common(op, x, w, b, w.defined() && w.dim() == 4 ? w.size(0) : 0);
   const int64_t n = x.size(0), c_in = x.size(1), c_out = w.size(0);
@@ -73,18 +77,39 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, In
     throw_arg(op, "input " + shape_str(x.shape()) + " is smaller than the dilated kernel " + shape_str(w.shape()) +
                       " with padding " + pair_str(padding));
 
+  const bool fused = residual.defined() || relu_out;
+  if (residual.defined()) {
+    check_same_dtype(op, x, residual);
+    check_same_device(op, x, residual);
+    if (residual.shape() != Shape{n, c_out, oh, ow})
+      throw_arg(op, "residual must have the output's shape " + shape_str(Shape{n, c_out, oh, ow}) + ", got " +
+                        shape_str(residual.shape()));
+  }
+  if (fused && x.is_cuda()) {  // no fused kernel on this device (yet): the same math composed
+    Tensor y = conv2d_impl(op, x, w, b, stride, padding, dilation, groups, Tensor(), false);
+    if (residual.defined()) y = add(y, residual);
+    return relu_out ? relu(y) : y;
+  }
+
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+  const Tensor rc = residual.defined() ? residual.detach().contiguous() : Tensor();
   Tensor out = Tensor::empty({n, c_out, oh, ow}, x.dtype(), x.device());
-  if (out.numel() > 0) MRC_DISPATCH_DEVICE(x, conv2d_forward, xc, wc, bc, p, out);
+  if (out.numel() > 0) {
+    if (fused)
+      cpu::conv2d_forward_fused(xc, wc, bc, p, out, rc, relu_out);
+    else
+      MRC_DISPATCH_DEVICE(x, conv2d_forward, xc, wc, bc, p, out);
+  }
 
-  const bool need_x = wants(x), need_w = wants(w), need_b = wants(b);
-  if (!(need_x || need_w || need_b)) return out;
-  SavedTensor sx(need_w ? xc : Tensor()), sw(need_x ? wc : Tensor());
+  const bool need_x = wants(x), need_w = wants(w), need_b = wants(b), need_r = wants(residual);
+  if (!(need_x || need_w || need_b || need_r)) return out;
+  SavedTensor sx(need_w ? xc : Tensor()), sw(need_x ? wc : Tensor()), so(relu_out ? out : Tensor());
   const Shape x_shape = x.shape(), w_shape = w.shape();
-  return record(out, {x, w, b}, op,
+  return record(out, {x, w, b, residual}, op,
                 [=](const Tensor& g_in) -> std::vector<Tensor> {
-                  const Tensor g = g_in.contiguous();
+                  // through the ReLU first; the residual's gradient is then the output's
+                  const Tensor g = relu_out ? relu_backward(g_in, so.get()).contiguous() : g_in.contiguous();
                   Tensor gx, gw, gb;
                   if (need_x) {
                     gx = Tensor::empty(x_shape, g.dtype(), g.device());
@@ -98,8 +123,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, In
                     gb = Tensor::empty({w_shape[0]}, g.dtype(), g.device());
                     MRC_DISPATCH_DEVICE(g, conv2d_backward_bias, g, gb);
                   }
-                  return {gx, gw, gb};
+                  return {gx, gw, gb, need_r ? g : Tensor()};
                 });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, Int2 padding, Int2 dilation,
+              int64_t groups) {
+  return conv2d_impl("conv2d", x, w, b, stride, padding, dilation, groups, Tensor(), false);
+}
+
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, bool relu_out,
+                    Int2 stride, Int2 padding, Int2 dilation, int64_t groups) {
+  return conv2d_impl("conv2d_fused", x, w, b, stride, padding, dilation, groups, residual, relu_out);
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Int2 stride, Int2 padding,

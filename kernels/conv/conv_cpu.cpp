@@ -10,11 +10,14 @@
 #include <array>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_fused.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/conv/im2col.h"
+#include "kernels/conv/winograd_cpu.h"
 #include "tensor/parallel.h"
 
 namespace mrc::cpu {
@@ -94,19 +97,40 @@ ConvGeom make_geom(const Tensor& x, const Tensor& w, const Tensor& out, const Co
 // one piece per thread: whole images when there are enough of them, else columns (output positions)
 // or rows (output channels) of each image, mostly whichever side is larger, because the GEMM repacks
 // the other operand for every piece.
+// The epilogue each output block gets while it is in cache: + residual (same layout as out), then ReLU.
 template <class T>
-void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
+struct Epilogue {
+  const T* residual = nullptr;
+  bool relu = false;
+};
+
+template <class T>
+void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out, Epilogue<T> epi = {}) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_applies(g)) return winograd_forward(g, x, w, bias, out, epi.residual, epi.relu);
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), images = g.N * g.G;
   const bool pw = g.pointwise();
   const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));
   auto input = [&](int64_t i) { return x + (i / g.G * g.C + i % g.G * g.Cg()) * g.HW(); };
   // out rows m0..m1, positions n0..n1 of image-group i = bias + W rows * B (K x (n1 - n0), row stride ldb)
+  // (the block starts as bias + residual and the GEMM accumulates onto it; ReLU runs on the finished block)
   auto block_gemm = [&](int64_t i, int64_t m0, int64_t m1, const T* B, int64_t ldb, int64_t n0, int64_t n1) {
-    const int64_t gi = i % g.G;
-    T* C = out + (i / g.G * g.M + gi * Mg + m0) * P + n0;
-    if (bias)
-      for (int64_t r = 0; r < m1 - m0; ++r) std::fill(C + r * P, C + r * P + (n1 - n0), bias[gi * Mg + m0 + r]);
-    gemm<T>(false, false, m1 - m0, n1 - n0, K, w + (gi * Mg + m0) * K, K, B, ldb, C, P, bias != nullptr);
+    const int64_t gi = i % g.G, offset = (i / g.G * g.M + gi * Mg + m0) * P + n0, cols = n1 - n0;
+    T* C = out + offset;
+    const T* R = epi.residual ? epi.residual + offset : nullptr;
+    if (bias || R)
+      for (int64_t r = 0; r < m1 - m0; ++r) {
+        T* c = C + r * P;
+        const T b = bias ? bias[gi * Mg + m0 + r] : T(0);
+        if (R)
+          for (int64_t j = 0; j < cols; ++j) c[j] = R[r * P + j] + b;
+        else
+          std::fill(c, c + cols, b);
+      }
+    gemm<T>(false, false, m1 - m0, cols, K, w + (gi * Mg + m0) * K, K, B, ldb, C, P, bias || R);
+    if (epi.relu)
+      for (int64_t r = 0; r < m1 - m0; ++r)
+        for (T* c = C + r * P; c < C + r * P + cols; ++c) *c = *c > T(0) ? *c : T(0);
   };
   // positions n0..n1 of image-group i, all rows, in cache-sized chunks of im2col
   auto columns = [&](int64_t i, int64_t n0, int64_t n1) {
@@ -253,10 +277,16 @@ double sum_contiguous(const T* p, int64_t n) {
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& out) {
+  conv2d_forward_fused(x, w, b, p, out, Tensor(), false);
+}
+
+void conv2d_forward_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& out,
+                          const Tensor& residual, bool relu) {
   const ConvGeom g = make_geom(x, w, out, p);
   MRC_DISPATCH_FLOATING(x.dtype(), "conv2d", [&] {
+    Epilogue<scalar_t> epi{residual.defined() ? residual.data<scalar_t>() : nullptr, relu};
     forward_impl<scalar_t>(g, x.data<scalar_t>(), w.data<scalar_t>(), b.defined() ? b.data<scalar_t>() : nullptr,
-                           out.data<scalar_t>());
+                           out.data<scalar_t>(), epi);
   });
 }
 

@@ -14,4 +14,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* 
 // The name of the path gemm() runs now: "generic", "avx2" or "avx512".
 const char* gemm_isa();
 
+// Floating-point operations (2 m n k per call) gemm() has run since the process started, over all
+// threads: benches read it before and after a run for the achieved GFLOP/s of a whole model.
+double gemm_flops();
+
 }  // namespace mrc::cpu

@@ -7,6 +7,7 @@
 
 #include "kernels/ops.h"
 #include "layers/init.h"
+#include "tensor/profile.h"
 
 namespace mrc::maskrcnn {
 
@@ -88,7 +89,12 @@ BackboneWithFPN::BackboneWithFPN(const BackboneOptions& o, Generator& gen) {
 }
 
 std::vector<Tensor> BackboneWithFPN::forward(const Tensor& x) {
-  const ResNet::Features f = body->forward_features(x);
+  ResNet::Features f;
+  {
+    profile::Scope stage("backbone");
+    f = body->forward_features(x);
+  }
+  profile::Scope stage("fpn");
   return fpn->forward({f.c2, f.c3, f.c4, f.c5});
 }
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/ops.h"
+#include "tensor/profile.h"
 #include "tensor/serialize.h"
 
 namespace mrc::maskrcnn {
@@ -93,7 +94,10 @@ Losses MaskRCNN::forward_train(const std::vector<Tensor>& images, std::vector<Ta
     }
   }
   const RunContext ctx = context("");
-  const ImageList il = transform.forward(images, &targets);
+  const ImageList il = [&] {
+    profile::Scope stage("transform");
+    return transform.forward(images, &targets);
+  }();
   ctx.record("images", il.tensors);
   const std::vector<Tensor> features = backbone->forward(il.tensors);
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
@@ -117,7 +121,10 @@ std::vector<Detections> MaskRCNN::detect(const std::vector<Tensor>& images) {
   if (is_training()) throw std::logic_error("MaskRCNN::detect: the model is in training mode; call eval() first");
   NoGradGuard ng;
   const RunContext ctx = context("");
-  const ImageList il = transform.forward(images, nullptr);
+  const ImageList il = [&] {
+    profile::Scope stage("transform");
+    return transform.forward(images, nullptr);
+  }();
   ctx.record("images", il.tensors);
   const std::vector<Tensor> features = backbone->forward(il.tensors);
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
@@ -126,6 +133,7 @@ std::vector<Detections> MaskRCNN::detect(const std::vector<Tensor>& images) {
   std::vector<Detections> out;
   for (size_t i = 0; i < images.size(); ++i) {
     const std::pair<int64_t, int64_t> original{images[i].size(1), images[i].size(2)};
+    profile::Scope stage("paste");
     out.push_back(transform.postprocess(h.boxes[i], h.scores[i], h.labels[i], h.masks[i], il.image_sizes[i], original));
     const std::string si = std::to_string(i);
     ctx.record("det.boxes." + si, out.back().boxes);

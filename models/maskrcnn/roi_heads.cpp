@@ -8,6 +8,7 @@
 #include "kernels/nms/nms_op.h"
 #include "kernels/ops.h"
 #include "layers/init.h"
+#include "tensor/profile.h"
 
 namespace mrc::maskrcnn {
 
@@ -74,6 +75,7 @@ RoIHeads::RoIHeads(const Config& cfg, Generator& gen) : cfg_(cfg) {
 
 Tensor RoIHeads::mask_logits(const std::vector<Tensor>& features, const std::vector<Tensor>& boxes,
                              const ImageSizes& sizes, const RunContext& ctx) {
+  profile::Scope stage("mask_head");
   const Tensor rois = boxes_to_rois(boxes);
   if (rois.size(0) == 0)
     return Tensor::zeros({0, cfg_.NUM_CLASSES, cfg_.MASK_SHAPE[0], cfg_.MASK_SHAPE[1]}, DType::Float32,
@@ -112,6 +114,7 @@ Tensor pick_class(const Tensor& x, const Tensor& index) {
 
 RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vector<Tensor>& proposals_in,
                             const ImageSizes& image_sizes, const std::vector<Target>* targets, const RunContext& ctx) {
+  profile::Scope stage("box_head");  // sampling, box head and predictor, losses, detections; masks nest
   const bool training = is_training();
   const int64_t n_img = int64_t(proposals_in.size());
   const Device dev = features[0].device();
@@ -192,6 +195,7 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
       mask_targets.push_back(project_masks_on_boxes(t.masks, mask_props.back(), idx, cfg_.MASK_SHAPE[0]));
     }
     const Tensor logits = mask_logits(levels, mask_props, image_sizes, ctx);
+    profile::Scope mask_loss("mask_head");
     if (mask_targets.empty()) {
       out.loss_mask = mul(sum(logits), 0.0);
     } else {

@@ -8,6 +8,7 @@
 #include "kernels/nms/nms_op.h"
 #include "kernels/ops.h"
 #include "layers/init.h"
+#include "tensor/profile.h"
 
 namespace mrc::maskrcnn {
 
@@ -63,6 +64,7 @@ Tensor permute_and_flatten(const Tensor& x, int64_t a, int64_t c) {
 
 RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vector<Tensor>& features,
                                          const std::vector<Target>* targets, const RunContext& ctx) {
+  profile::Scope stage("rpn");
   if (features.size() != sizes_.size())
     throw std::invalid_argument("RegionProposalNetwork: got " + std::to_string(features.size()) +
                                 " feature maps for " + std::to_string(sizes_.size()) + " anchor sizes (RPN_ANCHOR_SCALES)");
