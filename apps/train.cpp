@@ -2,12 +2,16 @@
 // study's names, optional starting weights (e.g. torchvision's COCO weights converted by
 // tools/convert_torchvision.py, with the class-specific predictors left out when the class count
 // differs), phases of layer groups and learning rates, SGD or Adam, validation losses each epoch, a
-// checkpoint each epoch and the loss curves as CSV and PNG. Resumable with --resume.
+// checkpoint each epoch and the loss curves as CSV and PNG. Resumable with --resume. Data-parallel under
+// `mpirun -np N` (train/distributed.h): each rank trains on its shard of every global batch of
+// N x IMAGES_PER_GPU photos and rank 0 writes the run folder.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apps/app_util.h"
 #include "data/load_dataset.h"
@@ -17,6 +21,7 @@
 #include "tensor/parallel.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
+#include "train/distributed.h"
 #include "train/inputs.h"
 #include "train/model_eval.h"
 #include "train/schedule.h"
@@ -69,7 +74,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   double val_fraction = 0.2;
   int64_t study_epochs = 0, steps_per_epoch = 0, validation_steps = -1;
-  int threads = 0, workers = 2;
+  int threads = 0, workers = 2, micro_batches = 1;
   uint64_t seed = 0;
   bool quiet = false, class_balanced = false, evaluate = false;
   app.add_option("--train", train_json, "training annotations: VIA 1.x/2.x project or COCO JSON")->required();
@@ -97,14 +102,24 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu or cuda[:N]");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
+  app.add_option("--micro-batches", micro_batches, "gradient accumulation: each step takes K x IMAGES_PER_GPU photos (per "
+                                                   "rank under mpirun) in K forward/backward passes (what K ranks compute)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the split, the loader order and the model's sampling (SEED if 0)");
   app.add_option("--out", out_dir, "run folder: checkpoints, config, history CSV and loss plots")->required();
   app.add_option("--resume", resume, "continue a run from this checkpoint, or from the run folder's last one with 'last'");
   app.add_flag("--evaluate", evaluate, "after training, mask and box AP on the validation photos (RUN/eval.json)");
   app.add_flag("--quiet", quiet, "no progress bar");
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train")) return *code;
-  return apps::run_reporting_errors("mrc-train", [&] {
+  // [data-parallel] one rank per process under mpirun; an error on one rank ends the job naming the rank.
+  std::optional<train::Distributed> dist_storage;
+  if (const int code = apps::run_reporting_errors("mrc-train", [&] { dist_storage.emplace(); return 0; })) return code;
+  const train::Distributed& dist = *dist_storage;
+  const bool root = dist.is_root();
+  const auto body = [&]() -> int {
     if (threads > 0) set_num_threads(threads);
+    if (threads <= 0 && std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))  // ranks on this machine share its cores
+      set_num_threads(std::max(1, num_threads() / std::max(1, std::atoi(std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")))));
     const Device device = Device::parse(device_name);
     maskrcnn::Config cfg = config_path.empty() ? maskrcnn::Config{} : maskrcnn::load_config(config_path);
     apply_overrides(cfg, sets);
@@ -145,11 +160,26 @@ int main(int argc, char** argv) {
       std::erase_if(w, [](const auto& e) { return e.first.rfind(kOptimizerPrefix, 0) == 0; });  // a mrc-train checkpoint
       const std::vector<std::string> exclude = weights_exclusions(w, cfg.NUM_CLASSES);
       model.load_weights(w, weights, exclude);
-      std::printf("weights: %s%s\n", weights.c_str(), exclude.empty() ? "" : " (class-specific predictors left out)");
+      if (root) std::printf("weights: %s%s\n", weights.c_str(), exclude.empty() ? "" : " (class-specific predictors left out)");
     }
     model.to(device);
 
+    // [data-parallel] every rank starts from rank 0's weights and checks that it trains the same job.
+    {
+      NamedTensors state = model.named_parameters();
+      for (auto& b : model.named_buffers()) state.push_back(b);
+      std::vector<Tensor> tensors;
+      for (auto& [name, t] : state) tensors.push_back(t);
+      dist.broadcast(tensors);
+      dist.check_same(maskrcnn::config_to_json(cfg).dump() + train::schedule_to_string(schedule) + optimizer +
+                          std::to_string(seed) + std::to_string(steps_per_epoch) + "x" + std::to_string(micro_batches) + " photos " +
+                          std::to_string(train_set.images.size()) + "/" + std::to_string(val_set.images.size()),
+                      "the job (config, schedule, optimizer, seed, photos)");
+    }
+
     data::LoaderOptions lopt = train::loader_options(cfg, true, seed);
+    lopt.shard_rank = dist.rank(), lopt.shard_count = dist.size();  // [data-parallel]
+    lopt.batch_size *= micro_batches;
     lopt.workers = workers;
     lopt.augmentation_path = augment;
     lopt.class_balanced = class_balanced;
@@ -158,6 +188,8 @@ int main(int argc, char** argv) {
     if (has_val) {
       data::LoaderOptions vopt = train::loader_options(cfg, false, seed);
       vopt.workers = workers;
+      vopt.shard_rank = dist.rank(), vopt.shard_count = dist.size();  // [data-parallel]
+      vopt.batch_size *= micro_batches;
       val_loader = std::make_unique<data::Loader>(val_set, vopt);
     }
 
@@ -168,19 +200,26 @@ int main(int argc, char** argv) {
     topt.validation_steps = validation_steps;
     topt.out_dir = out_dir;
     topt.progress = !quiet;
+    topt.distributed = &dist;
+    topt.micro_batches = micro_batches;
     train::Trainer trainer(model, train_loader, val_loader.get(), topt, train_set.class_names);
     if (!resume.empty()) {
       const std::string path = resume == "last" ? train::latest_checkpoint(out_dir) : resume;
       trainer.resume(path);
-      std::printf("resumed from %s after epoch %lld\n", path.c_str(), (long long)trainer.epochs_done());
+      if (root) std::printf("resumed from %s after epoch %lld\n", path.c_str(), (long long)trainer.epochs_done());
     }
-    std::printf("Mask R-CNN %s, %lld classes, %lld trainable of %lld parameters at the start; %zu training / %zu "
+    if (root && (dist.size() > 1 || micro_batches > 1))
+      std::printf("data parallel: %d ranks x %d micro-batches x %lld photos = global batch %lld (%s)\n", dist.size(),
+                  micro_batches, (long long)cfg.IMAGES_PER_GPU, (long long)(dist.size() * micro_batches * cfg.IMAGES_PER_GPU),
+                  dist.size() == 1 ? "one process" : train::Distributed::built_with_nccl() ? "MPI, NCCL for CUDA" : "MPI");
+    if (root) std::printf("Mask R-CNN %s, %lld classes, %lld trainable of %lld parameters at the start; %zu training / %zu "
                 "validation photos; %s; schedule %s; device %s\n",
                 cfg.BACKBONE.c_str(), (long long)(classes - 1), (long long)model.parameter_count(true),
                 (long long)model.parameter_count(), train_set.images.size(), has_val ? val_set.images.size() : size_t(0),
                 optimizer.c_str(), train::schedule_to_string(schedule).c_str(), device.str().c_str());
     std::fflush(stdout);
     trainer.run();
+    if (!root) return 0;  // [data-parallel] rank 0 evaluates and reports
     if (evaluate && has_val) {
       const train::Evaluation e = train::evaluate_model(model, val_set, !quiet);
       nlohmann::json j = train::evaluation_to_json(e, train_set.class_names);
@@ -194,5 +233,13 @@ int main(int argc, char** argv) {
     }
     std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png\n", out_dir.c_str());
     return 0;
+  };
+  return apps::run_reporting_errors("mrc-train", [&] {
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      dist.fail("mrc-train", e.what(), 2);  // [data-parallel] ends the job; returns in a world of one
+      throw;
+    }
   });
 }

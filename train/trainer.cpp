@@ -16,6 +16,8 @@
 #include "optim/sgd.h"
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
+#include "train/distributed.h"
+#include "train/global_batch.h"
 #include "train/history.h"
 #include "train/inputs.h"
 
@@ -36,13 +38,6 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, const maskrcn
   }
   if (kind == "adam") return std::make_unique<Adam>(std::vector<ParamGroup>{g});
   throw std::invalid_argument("optimizer: expected \"sgd\" or \"adam\", got \"" + kind + "\"");
-}
-
-std::map<std::string, double> loss_values(const maskrcnn::Losses& l) {
-  std::map<std::string, double> v;
-  for (const std::string& name : kLossNames) v[name] = l.by_name.at(name).item_double();
-  v["loss"] = l.total.item_double();
-  return v;
 }
 
 void accumulate(std::map<std::string, double>& sum, const std::map<std::string, double>& v) {
@@ -107,6 +102,9 @@ Trainer::Trainer(maskrcnn::MaskRCNN& model, data::Loader& train_loader, data::Lo
     throw std::invalid_argument("Trainer: " + std::to_string(class_names_.size()) + " class names (with \"BG\") for NUM_CLASSES " +
                                 std::to_string(cfg.NUM_CLASSES));
   optimizer_ = make_optimizer(options_.optimizer, cfg, model_.named_parameters());
+  global_batch_ = std::make_unique<GlobalBatch>(model_, train_loader_.options().seed, options_.distributed,
+                                                options_.micro_batches);
+  if (options_.distributed && !options_.distributed->is_root()) options_.progress = false, options_.log = nullptr;
 }
 
 Trainer::~Trainer() = default;
@@ -161,15 +159,20 @@ void Trainer::train_epoch(int64_t epoch) {
 
   std::ostringstream label;
   label << "epoch " << epoch + 1 << '/' << total << ' ' << phase.layers << " lr " << phase.lr;
-  data::ProgressBar bar(options_.steps_per_epoch, label.str(), options_.progress ? stderr : nullptr);
+  // [data-parallel] with several ranks the bar counts the global batch's photos (the global rate).
+  const int ranks = options_.distributed ? options_.distributed->size() : 1;
+  const int64_t per_step = ranks > 1 ? int64_t(ranks) * train_loader_.options().batch_size : 1;
+  if (ranks > 1) label << ", " << ranks << " ranks, photos";
+  data::ProgressBar bar(options_.steps_per_epoch * per_step, label.str(), options_.progress ? stderr : nullptr);
   const auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, double> sum;
   std::vector<StepRecord> epoch_steps;
   for (int64_t s = 0; s < options_.steps_per_epoch; ++s) {
     const ModelInputs in = to_model_inputs(next_train_batch(), device);
     optimizer_->zero_grad();
-    const maskrcnn::Losses l = model_.forward_train(in.images, in.targets);
-    StepRecord rec{int64_t(steps_.size() + epoch_steps.size()) + 1, epoch + 1, phase.lr, loss_values(l)};
+    const int64_t step = int64_t(steps_.size() + epoch_steps.size()) + 1;
+    const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Training, uint64_t(step), in);
+    StepRecord rec{step, epoch + 1, phase.lr, l.losses};
     if (!std::isfinite(rec.losses.at("loss"))) {
       std::ostringstream msg;
       msg << "training diverged: the loss is " << rec.losses.at("loss") << " at epoch " << epoch + 1 << ", step "
@@ -177,12 +180,12 @@ void Trainer::train_epoch(int64_t epoch) {
           << " (" << phase.lr << ") or GRADIENT_CLIP_NORM; the last checkpoint is epoch " << epochs_done_;
       throw std::runtime_error(msg.str());
     }
-    l.total.backward();
+    global_batch_->backward(l, trainable);  // [data-parallel] the global batch's gradient on every rank
     if (model_.config().GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, model_.config().GRADIENT_CLIP_NORM);
     optimizer_->step();
     accumulate(sum, rec.losses);
     epoch_steps.push_back(std::move(rec));
-    bar.update();
+    bar.update(per_step);
   }
   bar.finish();
   EpochRecord e;
@@ -195,7 +198,7 @@ void Trainer::train_epoch(int64_t epoch) {
   steps_.insert(steps_.end(), epoch_steps.begin(), epoch_steps.end());
   epochs_.push_back(e);
   epochs_done_ = epoch + 1;
-  write_outputs(epochs_done_);
+  if (!options_.distributed || options_.distributed->is_root()) write_outputs(epochs_done_);
   if (options_.log) {
     std::fprintf(options_.log, "epoch %lld/%lld [%s, lr %g] %s", (long long)(epoch + 1), (long long)total,
                  phase.layers.c_str(), phase.lr, loss_summary(e.train).c_str());
@@ -217,7 +220,7 @@ std::map<std::string, double> Trainer::validate(int64_t epoch) {
     std::optional<data::Batch> b = val_loader_->next();
     if (!b) break;
     const ModelInputs in = to_model_inputs(*b, device);
-    accumulate(sum, loss_values(model_.forward_train(in.images, in.targets)));
+    accumulate(sum, global_batch_->forward(GlobalBatch::Stream::Validation, (uint64_t(epoch) << 32) + uint64_t(n), in).losses);
     ++n;
   }
   return n ? divided(sum, double(n)) : std::map<std::string, double>{};
@@ -240,9 +243,11 @@ void Trainer::write_outputs(int64_t epoch) const {
 }
 
 void Trainer::run() {
-  fs::create_directories(fs::path(options_.out_dir) / "checkpoints");
-  maskrcnn::save_config(model_.config(), (fs::path(options_.out_dir) / "config.json").string());
-  write_file_atomic((fs::path(options_.out_dir) / "classes.json").string(), nlohmann::json(class_names_).dump(1) + "\n");
+  if (!options_.distributed || options_.distributed->is_root()) {  // [data-parallel] rank 0 writes the run folder
+    fs::create_directories(fs::path(options_.out_dir) / "checkpoints");
+    maskrcnn::save_config(model_.config(), (fs::path(options_.out_dir) / "config.json").string());
+    write_file_atomic((fs::path(options_.out_dir) / "classes.json").string(), nlohmann::json(class_names_).dump(1) + "\n");
+  }
   const int64_t total = total_epochs(options_.schedule);
   for (int64_t e = epochs_done_; e < total; ++e) train_epoch(e);
 }

@@ -10,7 +10,8 @@
 //   loss.png, losses.png             the curves (total; each loss by name)
 // Every file is written atomically. A run resumes from any of its checkpoints and then repeats the
 // same steps it would have taken without the interruption (the loader's batches and the model's
-// sampling draws are functions of the seed and the step).
+// sampling draws are functions of the seed and the step). Under mpirun the ranks split every global
+// batch (train/global_batch.h) and only rank 0 writes.
 #pragma once
 #include <cstdio>
 #include <map>
@@ -24,6 +25,11 @@
 #include "train/schedule.h"
 
 namespace mrc::train {
+class Distributed;
+class GlobalBatch;
+}  // namespace mrc::train
+
+namespace mrc::train {
 
 struct TrainOptions {
   std::string optimizer = "sgd";   // "sgd" (momentum LEARNING_MOMENTUM) or "adam"; WEIGHT_DECAY applies to both
@@ -33,6 +39,13 @@ struct TrainOptions {
   std::string out_dir;             // the run folder (created if missing)
   bool progress = true;            // progress bar on stderr
   std::FILE* log = stdout;         // one summary line per epoch (nullptr: silent)
+  // Data-parallel training (train/distributed.h): the loaders hold this rank's shards, gradients are
+  // summed across ranks each step, only rank 0 writes the run folder. Null: one process.
+  const Distributed* distributed = nullptr;
+  // Gradient accumulation: each loader batch goes through the model in this many equal parts, summed
+  // before the update (one process computing what as many ranks compute). The loaders' batch size must
+  // be a multiple of it.
+  int micro_batches = 1;
 };
 
 struct StepRecord {
@@ -81,6 +94,7 @@ class Trainer {
   TrainOptions options_;
   std::vector<std::string> class_names_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GlobalBatch> global_batch_;  // keyed sampling, global-batch losses, gradient all-reduce
   int64_t epochs_done_ = 0;
   int64_t loader_epoch_ = -1;      // the training loader's current epoch
   int64_t loader_batches_ = 0;     // batches taken from it
