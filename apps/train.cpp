@@ -219,19 +219,19 @@ int main(int argc, char** argv) {
                 optimizer.c_str(), train::schedule_to_string(schedule).c_str(), device.str().c_str());
     std::fflush(stdout);
     trainer.run();
-    if (!root) return 0;  // [data-parallel] rank 0 evaluates and reports
     if (evaluate && has_val) {
-      const train::Evaluation e = train::evaluate_model(model, val_set, !quiet);
+      const train::Evaluation e = train::evaluate_model(model, val_set, !quiet && root, &dist);  // [data-parallel] split
+      if (!root) return 0;
       nlohmann::json j = train::evaluation_to_json(e, train_set.class_names);
       j["checkpoint"] = train::latest_checkpoint(out_dir);
       j["data"] = val_json.empty() ? train_json + " (held-out photos)" : val_json;
       write_file_atomic((fs::path(out_dir) / "eval.json").string(), j.dump(1) + "\n");
       std::printf("validation photos: mask AP50 %.4f, AP %.4f; box AP50 %.4f, AP %.4f (eval.json)\n", e.mask.ap50,
                   e.mask.ap, e.box.ap50, e.box.ap);
-    } else if (evaluate) {
+    } else if (evaluate && root) {
       std::printf("--evaluate: no validation photos, nothing evaluated\n");
     }
-    std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png\n", out_dir.c_str());
+    if (root) std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png\n", out_dir.c_str());
     return 0;
   };
   return apps::run_reporting_errors("mrc-train", [&] {

@@ -97,9 +97,11 @@ def main():
 
         # 1. two ranks at batch 1 vs one process at global batch 2 taken as 2 micro-batches: bit-identical
         t0 = time.time()
-        run([train] + common + ten_steps + ["--set", "IMAGES_PER_GPU=1", "--micro-batches", "2", "--out", tmp + "/one"], env=env)
+        run([train] + common + ten_steps + ["--set", "IMAGES_PER_GPU=1", "--micro-batches", "2", "--evaluate",
+                                            "--out", tmp + "/one"], env=env)
         t1 = time.time()
-        p = run(mpi + ["-np", "2", train] + common + ten_steps + ["--set", "IMAGES_PER_GPU=1", "--out", tmp + "/two"], env=env)
+        p = run(mpi + ["-np", "2", train] + common + ten_steps + ["--set", "IMAGES_PER_GPU=1", "--evaluate",
+                                                                  "--out", tmp + "/two"], env=env)
         t2 = time.time()
         print("1 process x 2 micro-batches: %.1f s; 2 ranks x batch 1: %.1f s (10 steps + 2 validations, 1 thread each)"
               % (t1 - t0, t2 - t1))
@@ -131,6 +133,13 @@ def main():
             fail("the weights did not move in epoch 2")
         print("10 steps: losses (steps and validation) and all %d tensors bit-identical (%d moved in epoch 2)"
               % (len(w1), moved))
+
+        e1, e2 = (json.load(open(d + "/eval.json")) for d in (tmp + "/one", tmp + "/two"))
+        for e in (e1, e2):
+            e.pop("checkpoint"), e.pop("data")
+        if e1 != e2 or e2["images"] != 2:
+            fail("evaluation split across the ranks differs from one process's:\n%s\n%s" % (e1, e2))
+        print("evaluation of the 2 validation photos split across the ranks and gathered: identical eval.json")
 
         # 1b. one process at batch 2 in one forward pass: the same draws, its own sums (rounding differs by
         # ~1e-7). Detection training is discontinuous (top-k, NMS, IoU thresholds), so such differences

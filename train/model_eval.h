@@ -7,7 +7,12 @@
 
 namespace mrc::train {
 
-// Restores the model's train/eval mode afterwards. progress: a bar on stderr.
-Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
+class Distributed;
+
+// Restores the model's train/eval mode afterwards. progress: a bar on stderr. With a Distributed of
+// several ranks (a collective), rank r detects photos r, r + N, ...; rank 0 gathers them and returns
+// the evaluation of every photo (the same as one process computes); the other ranks return an empty one.
+Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true,
+                          const Distributed* dist = nullptr);
 
 }  // namespace mrc::train
