@@ -7,7 +7,6 @@
 // N x IMAGES_PER_GPU photos and rank 0 writes the run folder.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -99,7 +98,7 @@ int main(int argc, char** argv) {
   app.add_option("--validation-steps", validation_steps, "default: VALIDATION_STEPS")->check(CLI::NonNegativeNumber);
   app.add_option("--augment", augment, "online augmentation pipeline JSON (e.g. configs/augment_study.json)");
   app.add_flag("--class-balanced", class_balanced, "draw photos weighted by their rarest class");
-  app.add_option("--device", device_name, "cpu or cuda[:N]");
+  app.add_option("--device", device_name, "cpu or cuda[:N] (under mpirun, plain cuda: cuda:<the rank's place on its machine>)");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
   app.add_option("--micro-batches", micro_batches, "gradient accumulation: each step takes K x IMAGES_PER_GPU photos (per "
@@ -118,9 +117,9 @@ int main(int argc, char** argv) {
   const bool root = dist.is_root();
   const auto body = [&]() -> int {
     if (threads > 0) set_num_threads(threads);
-    if (threads <= 0 && std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))  // ranks on this machine share its cores
-      set_num_threads(std::max(1, num_threads() / std::max(1, std::atoi(std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")))));
-    const Device device = Device::parse(device_name);
+    if (threads <= 0 && dist.local_size() > 1) set_num_threads(std::max(1, num_threads() / dist.local_size()));  // share the cores
+    Device device = Device::parse(device_name);
+    if (device.is_cuda() && device_name == "cuda" && dist.size() > 1) device = Device::cuda(dist.local_rank());  // a GPU per rank
     maskrcnn::Config cfg = config_path.empty() ? maskrcnn::Config{} : maskrcnn::load_config(config_path);
     apply_overrides(cfg, sets);
     if (seed == 0) seed = cfg.SEED;

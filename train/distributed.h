@@ -27,6 +27,9 @@ class Distributed {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // This rank's place among the ranks on its machine (to pick a GPU and share the cores).
+  int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
   bool is_root() const { return rank_ == 0; }
   bool uses_mpi() const { return mpi_; }
   static bool built_with_mpi();
@@ -58,7 +61,7 @@ class Distributed {
 
  private:
   void all_reduce_bucket(Tensor& bucket) const;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool mpi_ = false;
   void* nccl_ = nullptr;  // ncclComm_t, created on the first CUDA all-reduce
   int nccl_device_ = -1;
