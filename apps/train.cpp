@@ -4,12 +4,15 @@
 // phases of layer groups and learning rates, SGD, Adam or AdamW, validation losses each epoch, mask and box AP
 // every EVAL_EVERY epochs, a checkpoint each epoch (the best one kept apart) and the curves as CSV and PNG.
 // --resume continues a run with the settings it was started with (run.json, config.json, classes.json); a run
-// folder that holds checkpoints is never started over without --overwrite.
+// folder that holds checkpoints is never started over without --overwrite. Data-parallel under `mpirun -np N`
+// (train/distributed.h): each rank trains on its shard of every global batch of N x IMAGES_PER_GPU photos and
+// rank 0 writes the run folder.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apps/app_util.h"
 #include "apps/class_options.h"
@@ -23,6 +26,7 @@
 #include "tensor/profile.h"
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
+#include "train/distributed.h"
 #include "train/inputs.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
@@ -97,7 +101,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   double val_fraction = 0.2;
   int64_t study_epochs = 0, steps_per_epoch = 0, validation_steps = -1;
-  int threads = 0, workers = 2;
+  int threads = 0, workers = 2, micro_batches = 1;
   uint64_t seed = 0;
   bool quiet = false, class_balanced = false, evaluate = false, overwrite = false;
   app.add_option("--train", train_json, "training annotations: VIA 1.x/2.x project or COCO JSON (restored by --resume)");
@@ -128,10 +132,13 @@ int main(int argc, char** argv) {
   app.add_option("--validation-steps", validation_steps, "default: VALIDATION_STEPS")->check(CLI::NonNegativeNumber);
   app.add_option("--augment", augment, "online augmentation pipeline JSON (e.g. configs/augment_study.json)");
   app.add_flag("--class-balanced", class_balanced, "draw photos weighted by their rarest class");
-  app.add_option("--device", device_name, "cpu or cuda[:N]");
+  app.add_option("--device", device_name, "cpu or cuda[:N] (under mpirun, plain cuda: cuda:<the rank's place on its machine>)");
   app.add_option("--precision", precision, "conv/GEMM math: fp32, tf32 or bf16 (CUDA only; default: the config's PRECISION)");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
+  app.add_option("--micro-batches", micro_batches, "gradient accumulation: each step takes K x IMAGES_PER_GPU photos (per "
+                                                   "rank under mpirun) in K forward/backward passes (what K ranks compute)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the split, the loader order and the model's sampling (SEED if 0)");
   app.add_option("--out", out_dir, "run folder: checkpoints, config, history CSV and loss plots")->required();
   app.add_option("--resume", resume, "continue the run in --out from its last checkpoint ('last', the default) or from "
@@ -147,9 +154,16 @@ int main(int argc, char** argv) {
   if (const auto code = apps::parse_command_line(app, argc, argv, "mrc-train")) return *code;
   if (profile_stages) profile::set_enabled(true);
   const profile::PrintAtExit print_profile;
-  return apps::run_reporting_errors("mrc-train", [&] {
+  // [data-parallel] one rank per process under mpirun; an error on one rank ends the job naming the rank.
+  std::optional<train::Distributed> dist_storage;
+  if (const int code = apps::run_reporting_errors("mrc-train", [&] { dist_storage.emplace(); return 0; })) return code;
+  const train::Distributed& dist = *dist_storage;
+  const bool root = dist.is_root();
+  const auto body = [&]() -> int {
     if (threads > 0) set_num_threads(threads);
-    const Device device = Device::parse(device_name);
+    if (threads <= 0 && dist.local_size() > 1) set_num_threads(std::max(1, num_threads() / dist.local_size()));  // share the cores
+    Device device = Device::parse(device_name);
+    if (device.is_cuda() && device_name == "cuda" && dist.size() > 1) device = Device::cuda(dist.local_rank());  // a GPU per rank
     const bool resuming = app.count("--resume") > 0;
     if (resuming && resume.empty()) resume = "last";
     if (resuming && overwrite) throw std::runtime_error("--resume and --overwrite: choose one");
@@ -157,7 +171,7 @@ int main(int argc, char** argv) {
       if (!overwrite)
         throw std::runtime_error(out_dir + ": holds a run's checkpoints; continue it with --resume, or start again with "
                                            "--overwrite (removes its checkpoints and outputs)");
-      train::remove_training_outputs(out_dir);
+      if (root) train::remove_training_outputs(out_dir);
     }
 
     // The run's settings: from the command line for a new run; from run.json for a resumed one, where a flag that
@@ -208,7 +222,7 @@ int main(int argc, char** argv) {
 
     if (resuming) dopt.class_names.assign(class_names.begin() + 1, class_names.end());  // the run's ids
     data::Dataset train_set = data::load_dataset(train_json, train_images, dopt);
-    std::printf("%s\n", data::class_summary(train_set).c_str());
+    if (root) std::printf("%s\n", data::class_summary(train_set).c_str());
     data::Dataset val_set;
     bool has_val = false;
     if (!val_json.empty()) {
@@ -247,11 +261,26 @@ int main(int argc, char** argv) {
       std::erase_if(w, [](const auto& e) { return e.first.rfind(kOptimizerPrefix, 0) == 0; });  // a mrc-train checkpoint
       const std::vector<std::string> exclude = weights_exclusions(w, cfg.NUM_CLASSES);
       model.load_weights(w, weights, exclude);
-      std::printf("weights: %s%s\n", weights.c_str(), exclude.empty() ? "" : " (class-specific predictors left out)");
+      if (root) std::printf("weights: %s%s\n", weights.c_str(), exclude.empty() ? "" : " (class-specific predictors left out)");
     }
     model.to(device);
 
+    // [data-parallel] every rank starts from rank 0's weights and checks that it trains the same job.
+    {
+      NamedTensors state = model.named_parameters();
+      for (auto& b : model.named_buffers()) state.push_back(b);
+      std::vector<Tensor> tensors;
+      for (auto& [name, t] : state) tensors.push_back(t);
+      dist.broadcast(tensors);
+      dist.check_same(maskrcnn::config_to_json(cfg).dump() + train::schedule_to_string(schedule) + std::to_string(seed) +
+                          std::to_string(steps_per_epoch) + "x" + std::to_string(micro_batches) + " photos " +
+                          std::to_string(train_set.images.size()) + "/" + std::to_string(val_set.images.size()),
+                      "the job (config, schedule, optimizer, seed, photos)");
+    }
+
     data::LoaderOptions lopt = train::loader_options(cfg, true, seed);
+    lopt.shard_rank = dist.rank(), lopt.shard_count = dist.size();  // [data-parallel]
+    lopt.batch_size *= micro_batches;
     lopt.workers = workers;
     lopt.augmentation_path = augment;
     lopt.class_balanced = class_balanced;
@@ -260,6 +289,8 @@ int main(int argc, char** argv) {
     if (has_val) {
       data::LoaderOptions vopt = train::loader_options(cfg, false, seed);
       vopt.workers = workers;
+      vopt.shard_rank = dist.rank(), vopt.shard_count = dist.size();  // [data-parallel]
+      vopt.batch_size *= micro_batches;
       val_loader = std::make_unique<data::Loader>(val_set, vopt);
     }
 
@@ -270,25 +301,40 @@ int main(int argc, char** argv) {
     topt.out_dir = out_dir;
     topt.eval_photos = has_val ? &val_set : nullptr;
     topt.progress = !quiet;
+    topt.distributed = &dist;
+    topt.micro_batches = micro_batches;
     train::Trainer trainer(model, train_loader, val_loader.get(), topt, train_set.class_names);
     if (resuming) {
       const std::string path = resume == "last" ? train::latest_checkpoint(out_dir) : resume;
       trainer.resume(path);
-      std::printf("resumed from %s after epoch %lld\n", path.c_str(), (long long)trainer.epochs_done());
-    } else {
+      if (root) std::printf("resumed from %s after epoch %lld\n", path.c_str(), (long long)trainer.epochs_done());
+    } else if (root) {
       fs::create_directories(out_dir);
       train::write_run_settings(out_dir, settings);
     }
-    std::printf("Mask R-CNN %s, %lld classes, %lld trainable of %lld parameters at the start; %zu training / %zu "
+    if (root && (dist.size() > 1 || micro_batches > 1))
+      std::printf("data parallel: %d ranks x %d micro-batches x %lld photos = global batch %lld (%s)\n", dist.size(),
+                  micro_batches, (long long)cfg.IMAGES_PER_GPU, (long long)(dist.size() * micro_batches * cfg.IMAGES_PER_GPU),
+                  dist.size() == 1 ? "one process" : train::Distributed::built_with_nccl() ? "MPI, NCCL for CUDA" : "MPI");
+    if (root) std::printf("Mask R-CNN %s, %lld classes, %lld trainable of %lld parameters at the start; %zu training / %zu "
                 "validation photos; %s; schedule %s; device %s\n",
                 cfg.BACKBONE.c_str(), (long long)(classes - 1), (long long)model.parameter_count(true),
                 (long long)model.parameter_count(), train_set.images.size(), has_val ? val_set.images.size() : size_t(0),
                 cfg.OPTIMIZER.c_str(), train::schedule_to_string(schedule).c_str(), device.str().c_str());
     std::fflush(stdout);
     trainer.run();
+    if (!root) return 0;
     if (evaluate && !has_val) std::printf("--evaluate: no validation photos, nothing evaluated\n");
     std::printf("run folder %s: checkpoints/, history.csv, epochs.csv, loss.png, losses.png%s\n", out_dir.c_str(),
                 has_val ? ", ap.png, eval.json" : "");
     return 0;
+  };
+  return apps::run_reporting_errors("mrc-train", [&] {
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      dist.fail("mrc-train", e.what(), 2);  // [data-parallel] ends the job; returns in a world of one
+      throw;
+    }
   });
 }

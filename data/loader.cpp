@@ -60,6 +60,9 @@ Loader::Loader(Dataset dataset, LoaderOptions options) : dataset_(std::move(data
   if (options_.batch_size < 1) bad("batch_size must be >= 1, got " + std::to_string(options_.batch_size));
   if (options_.workers < 1) bad("workers must be >= 1, got " + std::to_string(options_.workers));
   if (options_.queue_depth < 1) bad("queue_depth must be >= 1, got " + std::to_string(options_.queue_depth));
+  if (options_.shard_count < 1 || options_.shard_rank < 0 || options_.shard_rank >= options_.shard_count)
+    bad("shard_rank must be in [0, shard_count), got " + std::to_string(options_.shard_rank) + " of " +
+        std::to_string(options_.shard_count));
   if (options_.pad_multiple < 1) bad("pad_multiple must be >= 1, got " + std::to_string(options_.pad_multiple));
   if (options_.max_gt_instances < 0) bad("max_gt_instances must be >= 0");
   if (options_.samples_per_epoch < 0) bad("samples_per_epoch must be >= 0");
@@ -101,8 +104,8 @@ int64_t Loader::samples_per_epoch() const {
 }
 
 int64_t Loader::size() const {
-  const int64_t n = samples_per_epoch(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  const int64_t n = samples_per_epoch(), b = int64_t(options_.batch_size) * options_.shard_count;  // global batch
+  return options_.drop_last || options_.shard_count > 1 ? n / b : (n + b - 1) / b;
 }
 
 std::vector<int64_t> Loader::epoch_indices(int64_t epoch) const {
@@ -212,9 +215,10 @@ void Loader::begin_epoch(int64_t epoch) {
   ep->indices = epoch_indices(epoch);
   const int64_t nb = size(), B = options_.batch_size;
   const int64_t n = int64_t(ep->indices.size());
+  const int64_t global = B * options_.shard_count, shard = B * options_.shard_rank;  // data-parallel shard
   Epoch* raw = ep.get();
-  auto fn = [this, raw, B, n](int64_t b, int64_t) {
-    const int64_t first = b * B, last = std::min(n, first + B);
+  auto fn = [this, raw, B, n, global, shard](int64_t b, int64_t) {
+    const int64_t first = b * global + shard, last = std::min(n, first + B);
     const std::vector<int64_t> idx(raw->indices.begin() + first, raw->indices.begin() + last);
     Epoch::Item item;
     item.batch = make_batch(idx, raw->number, first, &item.warnings);

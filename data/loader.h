@@ -39,6 +39,10 @@ struct LoaderOptions {
   bool shuffle = true;
   uint64_t seed = 0;
   bool drop_last = false;        // drop the last incomplete batch of an epoch
+  // Data-parallel shard (train/distributed.h): a global batch is shard_count x batch_size photos, and this
+  // loader yields the shard_rank-th batch_size of each (positions, hence augmentation, as in one process
+  // at the global batch size). With shard_count > 1 an incomplete last global batch is always dropped.
+  int shard_rank = 0, shard_count = 1;
 
   // Augmentation: a pipeline object (aug::parse_pipeline / study_pipeline), or a JSON file read at
   // construction (setting both is an error). Empty: none.

@@ -10,6 +10,7 @@
 #include "data/shapes.h"
 #include "data/load_dataset.h"
 #include "tensor/serialize.h"
+#include "shapes_test_util.h"
 #include "test_util.h"
 #include "train/history.h"
 #include "train/inputs.h"
@@ -18,6 +19,7 @@
 
 using namespace mrc;
 using namespace mrc::train;
+using test::shapes_dataset;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,19 +41,6 @@ maskrcnn::Config tiny_config() {
   c.LEARNING_RATE = 0.01;
   c.SEED = 3;
   return c;
-}
-
-data::Dataset shapes_dataset(const fs::path& dir, int count) {
-  data::ShapesOptions o;
-  o.width = 96;
-  o.height = 64;
-  o.max_shapes = 3;
-  o.seed = 5;
-  data::write_shapes_dataset(dir.string(), count, o, false, false);
-  data::DatasetOptions d;
-  d.class_attribute = "class";
-  d.class_names.assign(data::shapes_class_names().begin() + 1, data::shapes_class_names().end());
-  return data::load_dataset((dir / "via_region_data.json").string(), "", d);
 }
 
 TrainOptions quiet_options(const std::string& out, std::vector<Phase> schedule, int64_t steps) {

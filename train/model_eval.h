@@ -13,8 +13,14 @@ struct DatasetDetections {
   std::vector<PhotoDetections> detections;
 };
 
-// Restores the model's train/eval mode afterwards. progress: a bar on stderr.
-DatasetDetections detect_dataset(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
-Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true);
+class Distributed;
+
+// Restores the model's train/eval mode afterwards. progress: a bar on stderr. With a Distributed of
+// several ranks (a collective), rank r detects photos r, r + N, ...; rank 0 gathers them and gets every
+// photo (the same as one process computes); the other ranks get nothing (an empty result).
+DatasetDetections detect_dataset(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true,
+                                 const Distributed* dist = nullptr);
+Evaluation evaluate_model(maskrcnn::MaskRCNN& model, const data::Dataset& dataset, bool progress = true,
+                          const Distributed* dist = nullptr);
 
 }  // namespace mrc::train

@@ -11,7 +11,6 @@
 
 #include "data/image_io.h"
 #include "data/progress.h"
-#include "kernels/index/read_scalars.h"
 #include "optim/adam.h"
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
@@ -20,6 +19,8 @@
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
 #include "tensor/profile.h"
+#include "train/distributed.h"
+#include "train/global_batch.h"
 #include "train/history.h"
 #include "train/inputs.h"
 #include "train/model_eval.h"
@@ -31,17 +32,6 @@ namespace fs = std::filesystem;
 using maskrcnn::kLossNames;
 
 namespace {
-
-std::map<std::string, double> loss_values(const maskrcnn::Losses& l) {
-  std::vector<Tensor> scalars;  // the five losses and the total, read in one transfer
-  for (const std::string& name : kLossNames) scalars.push_back(l.by_name.at(name));
-  scalars.push_back(l.total);
-  const std::vector<double> read = read_scalars(scalars);
-  std::map<std::string, double> v;
-  for (size_t i = 0; i < kLossNames.size(); ++i) v[kLossNames[i]] = read[i];
-  v["loss"] = read.back();
-  return v;
-}
 
 void accumulate(std::map<std::string, double>& sum, const std::map<std::string, double>& v) {
   for (const auto& [k, x] : v) sum[k] += x;
@@ -140,7 +130,12 @@ Trainer::Trainer(maskrcnn::MaskRCNN& model, data::Loader& train_loader, data::Lo
     throw std::invalid_argument("Trainer: " + std::to_string(class_names_.size()) + " class names (with \"BG\") for NUM_CLASSES " +
                                 std::to_string(cfg.NUM_CLASSES));
   optimizer_ = make_optimizer(cfg, model_.named_parameters());
+  global_batch_ = std::make_unique<GlobalBatch>(model_, train_loader_.options().seed, options_.distributed,
+                                                options_.micro_batches);
+  if (!is_root()) options_.progress = false, options_.log = nullptr;
 }
+
+bool Trainer::is_root() const { return !options_.distributed || options_.distributed->is_root(); }
 
 Trainer::~Trainer() = default;
 
@@ -194,8 +189,12 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
   const Device device = model_.named_parameters().front().second.device();
 
   std::ostringstream label;
-  label << "epoch " << epoch + 1 << '/' << total << ' ' << phase.layers << " lr " << phase.lr << " (steps)";
-  data::ProgressBar bar(options_.steps_per_epoch, label.str(), options_.progress ? stderr : nullptr);
+  label << "epoch " << epoch + 1 << '/' << total << ' ' << phase.layers << " lr " << phase.lr;
+  // [data-parallel] with several ranks the bar counts the global batch's photos (the global rate).
+  const int ranks = options_.distributed ? options_.distributed->size() : 1;
+  const int64_t per_step = ranks > 1 ? int64_t(ranks) * train_loader_.options().batch_size : 1;
+  label << (ranks > 1 ? " (" + std::to_string(ranks) + " ranks, photos)" : std::string(" (steps)"));
+  data::ProgressBar bar(options_.steps_per_epoch * per_step, label.str(), options_.progress ? stderr : nullptr);
   std::map<std::string, double> sum;
   for (int64_t s = 0; s < options_.steps_per_epoch; ++s) {
     const int64_t step = int64_t(steps_.size() + epoch_steps.size());  // 0-based over the run
@@ -203,8 +202,8 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
     optimizer_->set_lr(lr);
     const ModelInputs in = to_model_inputs(next_train_batch(), device);
     optimizer_->zero_grad();
-    const maskrcnn::Losses l = model_.forward_train(in.images, in.targets);
-    StepRecord rec{step + 1, epoch + 1, lr, loss_values(l)};
+    const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Training, uint64_t(step + 1), in);
+    StepRecord rec{step + 1, epoch + 1, lr, l.losses};
     if (!std::isfinite(rec.losses.at("loss"))) {
       std::ostringstream msg;
       msg << "training diverged: the loss is " << rec.losses.at("loss") << " at epoch " << epoch + 1 << ", step "
@@ -212,7 +211,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
           << " (" << phase.lr << ") or GRADIENT_CLIP_NORM; the last checkpoint is epoch " << epochs_done_;
       throw std::runtime_error(msg.str());
     }
-    l.total.backward();
+    global_batch_->backward(l, trainable);  // [data-parallel] the global batch's gradient on every rank
     if (cfg.GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, cfg.GRADIENT_CLIP_NORM);
     {
       profile::Scope stage("optimizer");
@@ -221,7 +220,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
     accumulate(sum, rec.losses);
     epoch_steps.push_back(std::move(rec));
     bar.set_status("running " + loss_summary(divided(sum, double(s + 1))));
-    bar.update();
+    bar.update(per_step);
   }
   bar.finish();
   EpochRecord e;
@@ -256,7 +255,7 @@ std::map<std::string, double> Trainer::validate(int64_t epoch) {
     std::optional<data::Batch> b = val_loader_->next();
     if (!b) break;
     const ModelInputs in = to_model_inputs(*b, device);
-    accumulate(sum, loss_values(model_.forward_train(in.images, in.targets)));
+    accumulate(sum, global_batch_->forward(GlobalBatch::Stream::Validation, (uint64_t(epoch) << 32) + uint64_t(n), in).losses);
     ++n;
   }
   return n ? divided(sum, double(n)) : std::map<std::string, double>{};
@@ -270,7 +269,9 @@ bool Trainer::evaluation_due(int64_t epoch) const {
 
 std::map<std::string, double> Trainer::evaluate(int64_t epoch) {
   if (!evaluation_due(epoch)) return {};
-  const DatasetDetections d = detect_dataset(model_, *options_.eval_photos, options_.progress);
+  // [data-parallel] every rank detects its share of the photos; rank 0 evaluates them all and writes
+  const DatasetDetections d = detect_dataset(model_, *options_.eval_photos, options_.progress, options_.distributed);
+  if (!is_root()) return {};
   const Evaluation e = evaluate_detections(d.truth, d.detections);
   nlohmann::json j = evaluation_to_json(e, class_names_);
   j["epoch"] = epoch + 1;
@@ -299,6 +300,7 @@ bool Trainer::improves_best(const EpochRecord& e) {
 
 // The epoch's checkpoint; best.safetensors when it is the best so far; the oldest removed past KEEP_CHECKPOINTS.
 void Trainer::write_checkpoints(int64_t epoch, bool best) const {
+  if (!is_root()) return;  // [data-parallel] rank 0 writes the run folder
   nlohmann::json extra;
   extra["epoch"] = epoch;
   extra["generator"] = model_.generator().state();
@@ -353,10 +355,13 @@ void Trainer::write_tensorboard(const EpochRecord& e, const std::vector<StepReco
 }
 
 void Trainer::run() {
-  fs::create_directories(fs::path(options_.out_dir) / "checkpoints");
-  if (options_.tensorboard && !events_) events_ = std::make_unique<EventWriter>((fs::path(options_.out_dir) / "tensorboard").string());
-  maskrcnn::save_config(model_.config(), (fs::path(options_.out_dir) / "config.json").string());
-  write_file_atomic((fs::path(options_.out_dir) / "classes.json").string(), nlohmann::json(class_names_).dump(1) + "\n");
+  if (is_root()) {  // [data-parallel] rank 0 writes the run folder
+    fs::create_directories(fs::path(options_.out_dir) / "checkpoints");
+    if (options_.tensorboard && !events_)
+      events_ = std::make_unique<EventWriter>((fs::path(options_.out_dir) / "tensorboard").string());
+    maskrcnn::save_config(model_.config(), (fs::path(options_.out_dir) / "config.json").string());
+    write_file_atomic((fs::path(options_.out_dir) / "classes.json").string(), nlohmann::json(class_names_).dump(1) + "\n");
+  }
   const int64_t total = total_epochs(options_.schedule);
   for (int64_t epoch = epochs_done_; epoch < total; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -369,7 +374,7 @@ void Trainer::run() {
     epochs_.push_back(e);
     epochs_done_ = epoch + 1;
     write_checkpoints(epochs_done_, improves_best(e));
-    write_history(options_.out_dir, steps_, epochs_);
+    if (is_root()) write_history(options_.out_dir, steps_, epochs_);
     write_tensorboard(e, epoch_steps);
     log_epoch(e);
   }

@@ -18,7 +18,8 @@
 //                                    detections at each evaluation, for TensorBoard
 // Every file is written atomically. A run resumes from any of its checkpoints and then repeats the
 // same steps it would have taken without the interruption (the loader's batches and the model's
-// sampling draws are functions of the seed and the step).
+// sampling draws are functions of the seed and the step). Under mpirun the ranks split every global
+// batch (train/global_batch.h) and only rank 0 writes.
 #pragma once
 #include <array>
 #include <cstdio>
@@ -34,6 +35,11 @@
 #include "train/tensorboard.h"
 
 namespace mrc::train {
+class Distributed;
+class GlobalBatch;
+}  // namespace mrc::train
+
+namespace mrc::train {
 
 struct TrainOptions {
   std::vector<Phase> schedule;
@@ -45,6 +51,13 @@ struct TrainOptions {
   int64_t tensorboard_photos = 3;  // validation photos drawn with their detections at each evaluation
   bool progress = true;            // progress bar on stderr
   std::FILE* log = stdout;         // one summary line per epoch (nullptr: silent)
+  // Data-parallel training (train/distributed.h): the loaders hold this rank's shards, gradients are
+  // summed across ranks each step, only rank 0 writes the run folder. Null: one process.
+  const Distributed* distributed = nullptr;
+  // Gradient accumulation: each loader batch goes through the model in this many equal parts, summed
+  // before the update (one process computing what as many ranks compute). The loaders' batch size must
+  // be a multiple of it.
+  int micro_batches = 1;
 };
 
 struct StepRecord {
@@ -96,6 +109,7 @@ class Trainer {
   bool evaluation_due(int64_t epoch) const;
   std::map<std::string, double> evaluate(int64_t epoch);
   bool improves_best(const EpochRecord& e);
+  bool is_root() const;  // [data-parallel] this process writes the run folder (always, outside mpirun)
   data::Batch next_train_batch();
   void write_checkpoints(int64_t epoch, bool best) const;
   void log_epoch(const EpochRecord& e) const;
@@ -108,6 +122,7 @@ class Trainer {
   std::vector<std::string> class_names_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<EventWriter> events_;
+  std::unique_ptr<GlobalBatch> global_batch_;  // keyed sampling, global-batch losses, gradient all-reduce
   int64_t epochs_done_ = 0;
   int64_t loader_epoch_ = -1;      // the training loader's current epoch
   int64_t loader_batches_ = 0;     // batches taken from it
