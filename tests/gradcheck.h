@@ -5,7 +5,8 @@
 // Every check also runs the op on the memory layouts real graphs feed it (each can be switched off in
 // GradcheckOptions::layouts where the op cannot take it, with a comment saying why):
 //   - the incoming gradient stepped with an offset, and broadcast (stride 0, as sum/expand backward give);
-//   - every input at a storage offset, and stepped (stride 2 along its last dim > 1);
+//   - every input at a storage offset, stepped (stride 2 along its last dim > 1), and transposed (its last
+//     two dims swapped in memory);
 //   - the inputs that require grad broadcast (stride 0) along their first dim > 1.
 // Layouts that keep the values (all but the broadcast inputs) must reproduce the forward output and the
 // gradients of the plain run to rounding; the broadcast inputs change the values, so they get their
@@ -29,7 +30,8 @@ enum GradcheckLayout : unsigned {
   InputsOffset = 1u << 2,       // every input starts at a storage offset
   InputsStepped = 1u << 3,      // every input has stride 2 along its last dim > 1
   InputsBroadcast = 1u << 4,    // inputs that require grad have a stride-0 dim
-  AllLayouts = (1u << 5) - 1,
+  InputsTransposed = 1u << 5,   // every input of 2+ dims is the transpose of a contiguous buffer
+  AllLayouts = (1u << 6) - 1,
 };
 
 struct GradcheckOptions {
@@ -80,6 +82,16 @@ inline Tensor stepped(const Tensor& x) {
   Shape s = x.shape();
   s[size_t(d)] = 2 * s[size_t(d)] + 1;
   Tensor v = Tensor::zeros(s, x.dtype(), x.device()).slice(d, 1, s[size_t(d)], 2);
+  v.copy_(x.detach());
+  return v;
+}
+
+// x's values in a buffer whose last two dims are swapped (column-major in those dims); x itself below 2-D.
+inline Tensor transposed(const Tensor& x) {
+  if (x.dim() < 2) return at_offset(x);
+  Shape s = x.shape();
+  std::swap(s[s.size() - 1], s[s.size() - 2]);
+  Tensor v = Tensor::zeros(s, x.dtype(), x.device()).transpose(-1, -2);
   v.copy_(x.detach());
   return v;
 }
@@ -196,6 +208,7 @@ inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
   };
   if (opt.layouts & InputsOffset) same_layout_values(gd::at_offset, "inputs at a storage offset");
   if (opt.layouts & InputsStepped) same_layout_values(gd::stepped, "inputs stepped (stride 2)");
+  if (opt.layouts & InputsTransposed) same_layout_values(gd::transposed, "inputs transposed");
   if (opt.layouts & InputsBroadcast) {
     const std::vector<Tensor> xs = gd::relayout(inputs, gd::broadcast, true);
     gd::compare_with_numeric(f, xs, w, opt, "inputs broadcast (stride 0)");

@@ -1,5 +1,5 @@
 // Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors;
-// gradient checks of the elementwise and reduction ops and of the differentiable views.
+// gradient checks of the reduction ops and of the differentiable views, and of gradcheck itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -84,45 +84,7 @@ TEST_CASE("clear errors") {
   }
 }
 
-TEST_CASE("gradcheck: unary ops") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    Tensor x = rand_leaf({3, 4}, gen, 0.2, 2.0);
-    Tensor xt = rand_leaf_transposed({3, 4}, gen, 0.2, 2.0);
-    for (const Tensor& in : {x, xt}) {
-      gradcheck([](const std::vector<Tensor>& v) { return exp(v[0]); }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return log(v[0]); }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return sqrt(v[0]); }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return rsqrt(v[0]); }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return pow(v[0], 2.5); }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return log1p(v[0]); }, {in});
-    }
-    Tensor s = rand_leaf({2, 5}, gen, -2, 2);
-    gradcheck([](const std::vector<Tensor>& v) { return sigmoid(v[0]); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return tanh(v[0]); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return relu(v[0]); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return abs(v[0]); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return neg(v[0]); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return clamp(v[0], -0.5, 0.7); }, {s});
-    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], 3.0) + 1.0; }, {s});
-  }
-}
-
-TEST_CASE("gradcheck: binary ops with broadcasting") {
-  for (uint64_t seed : {4, 5, 6}) {
-    Generator gen(seed);
-    Tensor a = rand_leaf({2, 3, 4}, gen), b = rand_leaf({3, 1}, gen, 0.5, 1.5);
-    Tensor at = rand_leaf_transposed({3, 4}, gen);
-    gradcheck([](const std::vector<Tensor>& v) { return add(v[0], v[1], 0.3); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return sub(v[0], v[1]); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], v[1]); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return div(v[0], v[1]); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return maximum(v[0], v[1]); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return minimum(v[0], v[1]); }, {a, b});
-    gradcheck([](const std::vector<Tensor>& v) { return mul(v[0], v[1]); }, {at, b});
-    gradcheck([](const std::vector<Tensor>& v) { return where(gt(v[0], 0.0), v[0], v[1]); }, {a, b});
-  }
-}
+// The elementwise ops' gradient checks live in the op table (tests/ops/elementwise.def, test_op_table).
 
 TEST_CASE("gradcheck: reductions and views") {
   for (uint64_t seed : {7, 8, 9}) {
