@@ -42,7 +42,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--filter", default="")
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # scripts/bench may pass --profile, which has no stages here
     if args.device != "cuda" or not torch.cuda.is_available():
         return
     rx = re.compile(args.filter) if args.filter else None
