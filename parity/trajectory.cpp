@@ -26,6 +26,7 @@ std::unique_ptr<Optimizer> make_optimizer(const Reference& r, const std::string&
   AdamOptions o;
   o.lr = meta_double(r, "adam_lr");
   o.weight_decay = meta_double(r, "adam_weight_decay");
+  o.eps = meta_double(r, "adam_eps");
   return std::make_unique<Adam>(std::move(params), o);
 }
 
