@@ -35,10 +35,12 @@ struct ParityOptions {
   double kink_rtol = 1e-5;
   double kink_grad_rtol = 5e-2;
   // Trajectories (see trajectory.h): losses at every step within trajectory_loss_rtol; the final parameters
-  // within trajectory_param_rtol of the distance torchvision's parameters travelled (per tensor); the
-  // sampler replay matches torchvision's sampled ROIs to ours within trajectory_box_rtol.
+  // within trajectory_param_rtol of the distance torchvision's parameters travelled (per tensor): an update
+  // is no more accurate than its gradient, which is held to kink_grad_rtol upstream of a ReLU flip (measured
+  // after 3 SGD steps: 9.1e-3); the sampler replay matches torchvision's sampled ROIs to ours within
+  // trajectory_box_rtol.
   double trajectory_loss_rtol = 1e-3;
-  double trajectory_param_rtol = 1e-2;
+  double trajectory_param_rtol = 5e-2;
   double trajectory_box_rtol = 1e-3;
   bool eval = true, train = true, trajectory = true;  // the parts to run (each when the reference holds it)
   bool verbose = false;        // one line per parameter gradient too

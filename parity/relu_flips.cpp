@@ -37,14 +37,22 @@ void body_relu_inputs(MaskRCNN& m, const Tensor& images, Trace& out) {
 }
 
 // Where a ReLU or a parameter sits: a branch (0 trunk = body and FPN, 1 RPN head, 2 box head, 3 mask head)
-// and an order within the trunk or the branch.
+// and an order within the trunk or the branch; within a bottleneck block a step: conv1/bn1 and the ReLU
+// input ".a" 0, conv2/bn2 and ".b" 1, conv3/bn3/downsample and ".out" 2 (2 elsewhere).
 struct Place {
   int branch = 0;
   int order = 0;
+  int step = 2;
 };
 
+int block_step(const std::string& rest) {
+  if (rest == "a" || rest.rfind("conv1.", 0) == 0 || rest.rfind("bn1.", 0) == 0) return 0;
+  if (rest == "b" || rest.rfind("conv2.", 0) == 0 || rest.rfind("bn2.", 0) == 0) return 1;
+  return 2;
+}
+
 Place place(const MaskRCNN& m, const std::string& name) {
-  static const std::regex block(R"((?:backbone\.)?body\.layer(\d)\.(\d+)\..*)");
+  static const std::regex block(R"((?:backbone\.)?body\.layer(\d)\.(\d+)\.(.*))");
   std::smatch s;
   if (std::regex_match(name, s, block)) {
     const int layer = std::stoi(s[1]), index = std::stoi(s[2]);
@@ -52,7 +60,7 @@ Place place(const MaskRCNN& m, const std::string& name) {
     const ResNet& b = *m.backbone->body;
     const Sequential* layers[] = {b.layer1.get(), b.layer2.get(), b.layer3.get(), b.layer4.get()};
     for (int l = 1; l < layer; ++l) order += int(layers[l - 1]->size());
-    return {0, order + index};
+    return {0, order + index, block_step(s[3])};
   }
   auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
   if (starts("body.") || starts("backbone.body.")) return {0, 0};  // the stem
@@ -73,7 +81,8 @@ Place place(const MaskRCNN& m, const std::string& name) {
 bool upstream_of(const MaskRCNN& model, const std::string& param, const std::string& flip) {
   const Place p = place(model, param), f = place(model, flip);
   if (p.branch < 0 || f.branch < 0) return false;
-  if (p.branch == 0) return f.branch != 0 || p.order <= f.order;  // the trunk feeds every branch
+  if (p.branch == 0)  // the trunk feeds every branch
+    return f.branch != 0 || p.order < f.order || (p.order == f.order && p.step <= f.step);
   return p.branch == f.branch && p.order <= f.order;
 }
 

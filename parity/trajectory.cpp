@@ -26,6 +26,7 @@ std::unique_ptr<Optimizer> make_optimizer(const Reference& r, const std::string&
   AdamOptions o;
   o.lr = meta_double(r, "adam_lr");
   o.weight_decay = meta_double(r, "adam_weight_decay");
+  o.eps = meta_double(r, "adam_eps");
   return std::make_unique<Adam>(std::move(params), o);
 }
 
@@ -62,7 +63,15 @@ void check_trajectory(ParityChecker& c, const Reference& r, const std::string& o
   for (int64_t k = 0; k < steps; ++k) {
     const std::string prefix = opt + "." + std::to_string(k) + ".";
     model->sampler_hook = replay_sampler(c, prefix, r.targets, o.trajectory_box_rtol);
-    maskrcnn::Losses losses = model->forward_train(r.images, r.targets);
+    maskrcnn::Losses losses;
+    try {
+      losses = model->forward_train(r.images, r.targets);
+    } catch (const std::exception& e) {  // e.g. no sampled ROI left after a failed replay
+      model->sampler_hook = nullptr;
+      c.add(opt + ".steps", false, "stopped at step " + std::to_string(k) + " of " + std::to_string(steps) + ": " + e.what());
+      bad_losses += 5;
+      break;
+    }
     model->sampler_hook = nullptr;
     for (const auto& name : maskrcnn::kLossNames) {
       const double ours = losses.by_name.at(name).item_double(), want = c.at(prefix + "loss." + name).item_double();

@@ -4,7 +4,9 @@
 //   <opt>.<k>.loss.<name>                 the five losses of step k (before its update), k = 0..N-1
 //   <opt>.<k>.{rpn,roi}.sampled_{pos,neg}.<i>, <opt>.<k>.rpn.proposals.<i>   step k's sampler choices
 //   <opt>.final.<param>                   every trainable parameter after the N updates
-// and the metadata trajectory_steps, sgd_lr, sgd_momentum, sgd_weight_decay, adam_lr, adam_weight_decay.
+// and the metadata trajectory_steps, sgd_lr, sgd_momentum, sgd_weight_decay, adam_lr, adam_weight_decay,
+// adam_eps. Adam's eps must be well above the float32 error of near-zero gradient elements (the fixture
+// uses 1e-4): with torch's 1e-8 the first updates are ~lr * sign(g) and such elements step either way.
 //
 // Tolerances (ParityOptions): each update carries our gradient's float32 error (<= grad_rtol of its norm,
 // see maskrcnn_parity.h), and the steps compound it, so the final parameters are held to
