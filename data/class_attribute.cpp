@@ -47,7 +47,7 @@ std::set<std::string> used_region_attributes(const ojson& root) {
   return names;
 }
 
-std::string join(const std::vector<std::string>& v) {
+std::string join(const std::vector<std::string>& v) {  // "a, b, c"
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
   return s.empty() ? "none" : s;
@@ -62,15 +62,8 @@ ClassAttributeChoice choose_class_attribute(const ojson& root, const std::string
   auto is_declared = [&](const std::string& n) {
     return std::any_of(declared.begin(), declared.end(), [&](const auto& d) { return d.first == n; });
   };
-  if (requested != "auto") {
-    if (is_declared(requested) || used.count(requested)) return {requested, "named with --class-attribute"};
-    std::vector<std::string> known;
-    for (const auto& d : declared) known.push_back(d.first);
-    for (const auto& u : used)
-      if (!is_declared(u)) known.push_back(u);
-    throw std::runtime_error(source + ": --class-attribute " + requested +
-                             ": no region attribute of that name (the project has: " + join(known) + ")");
-  }
+  // A named attribute is taken as given: a region without it is reported by the reader, by entry.
+  if (requested != "auto") return {requested, "named with --class-attribute"};
   std::vector<std::string> choices;
   for (const auto& [name, type] : declared)
     if (type == "dropdown" || type == "radio") choices.push_back(name);

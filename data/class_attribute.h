@@ -3,7 +3,7 @@
 //   auto (the default): the project's only dropdown/radio region attribute in `_via_attributes`; else an
 //        attribute named class, name or label (declared, or present in the regions of a VIA 1.x export);
 //        else none: a single class.
-//   none: a single class.    NAME: that attribute (it must be declared or appear in some region).
+//   none: a single class.    NAME: that attribute (a region without it is reported by entry when read).
 // The choice and why it was made are recorded in the Dataset (class_attribute, class_rule) and printed
 // by the apps (class_summary).
 #pragma once
@@ -20,8 +20,8 @@ struct ClassAttributeChoice {
   std::string rule;       // why, e.g. "the only dropdown region attribute"
 };
 
-// root: a parsed VIA 1.x/2.x document; source names it in errors. Throws std::runtime_error when
-// `requested` names an attribute the project does not have, or when auto finds several candidates.
+// root: a parsed VIA 1.x/2.x document; source names it in errors. Throws std::runtime_error when auto
+// finds several candidates.
 ClassAttributeChoice choose_class_attribute(const nlohmann::ordered_json& root, const std::string& source,
                                             const std::string& requested);
 

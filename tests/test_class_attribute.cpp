@@ -73,10 +73,12 @@ TEST_CASE("auto: the only dropdown/radio attribute, else class/name/label, else 
   // VIA 1.x exports declare nothing: the regions' attribute names count.
   ojson v1 = {{"a.png40", {{"filename", "a.png"}, {"size", 40}, {"regions", {{"0", square(2, {{"label", "cat"}})}}}}}};
   CHECK(choose_class_attribute(v1, "v1.json", "auto").attribute == "label");
-  // A named attribute must exist.
-  const std::string e = error_of([&] { choose_class_attribute(via2({{"kind", kText}}, regions), "p.json", "colour"); });
-  CHECK(e.find("--class-attribute colour") != std::string::npos);
-  CHECK(e.find("kind") != std::string::npos);
+  // A named attribute is taken as given; a region without it is reported by entry when read.
+  CHECK(choose_class_attribute(via2({{"kind", kText}}, regions), "p.json", "colour").attribute == "colour");
+  ViaReadOptions named;
+  named.class_attribute = "colour";
+  const std::string e = error_of([&] { parse_via(via2({{"kind", kText}}, regions), "p.json", named); });
+  CHECK(e.find("image 'a.png' region 0: has no 'colour' attribute") != std::string::npos);
 }
 
 TEST_CASE("parse_via: the chosen attribute is recorded, labels can name the classes, stray values are reported") {
