@@ -15,6 +15,7 @@ Exit 77 (ctest: skipped) when the build has no MPI.
 import csv
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -156,10 +157,10 @@ def main():
             fail("losses differ by %.3g > %g" % (worst, TOL))
 
         # 2. resume with the same N from the epoch-1 checkpoint: bit-identical to the uninterrupted run
+        # (the run folder as the interruption left it: its settings and the epoch-1 checkpoint)
         os.makedirs(tmp + "/resumed/checkpoints")
-        with open(tmp + "/two/checkpoints/epoch_0001.safetensors", "rb") as src, \
-                open(tmp + "/resumed/checkpoints/epoch_0001.safetensors", "wb") as dst:
-            dst.write(src.read())
+        for name in ("config.json", "classes.json", "run.json", "checkpoints/epoch_0001.safetensors"):
+            shutil.copyfile(os.path.join(tmp, "two", name), os.path.join(tmp, "resumed", name))
         run(mpi + ["-np", "2", train] + common + ten_steps +
             ["--set", "IMAGES_PER_GPU=1", "--out", tmp + "/resumed", "--resume", "last"], env=env)
         w3 = read_safetensors(tmp + "/resumed/checkpoints/epoch_0002.safetensors")
@@ -172,7 +173,7 @@ def main():
 
         # 3. a rank dies: the job stops naming it, the last checkpoint stays whole and resumes
         long_run = ["--schedule", "all:200:LR", "--steps-per-epoch", "1", "--validation-steps", "0",
-                    "--set", "IMAGES_PER_GPU=1", "--out", tmp + "/killed"]
+                    "--set", "IMAGES_PER_GPU=1", "--set", "EVAL_EVERY=0", "--out", tmp + "/killed"]
         job = subprocess.Popen(mpi + ["-np", "2", train] + common + long_run, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         ckpt_dir = tmp + "/killed/checkpoints"
@@ -211,10 +212,23 @@ def main():
         for f in done:
             read_safetensors(os.path.join(ckpt_dir, f))  # whole
         last = int(done[-1][6:10])
-        resume = ["--schedule", "all:%d:LR" % (last + 1)] + long_run[2:]
-        run(mpi + ["-np", "2", train] + common + resume + ["--resume", "last"], env=env)
-        if not os.path.exists(os.path.join(ckpt_dir, "epoch_%04d.safetensors" % (last + 1))):
-            fail("resuming after the crash wrote no new checkpoint")
+        # the same job resumed (a resumed run keeps its schedule): it continues from the last whole checkpoint;
+        # once it has written the next one it is stopped (the rest of its 200 epochs would prove nothing more)
+        resumed = subprocess.Popen(mpi + ["-np", "2", train] + common + long_run + ["--resume", "last"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        following = os.path.join(ckpt_dir, "epoch_%04d.safetensors" % (last + 1))
+        deadline = time.time() + 300
+        while time.time() < deadline and resumed.poll() is None and not os.path.exists(following):
+            time.sleep(0.2)
+        ended = resumed.poll()
+        resumed.terminate()  # mpirun passes SIGTERM on to its ranks (a SIGKILL would leave them running)
+        try:
+            out, err = resumed.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            resumed.kill()
+            out, err = resumed.communicate()
+        if not os.path.exists(following):
+            fail("resuming after the crash wrote no new checkpoint (exit %s):\n%s" % (ended, err))
         print("after the crash: %d whole checkpoints; resumed from epoch %d" % (len(done), last))
     print("ok")
 
