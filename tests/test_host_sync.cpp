@@ -13,6 +13,7 @@
 #include "kernels/ops.h"
 #include "optim/clip.h"
 #include "tensor/host_sync.h"
+#include "shapes_test_util.h"
 #include "test_util.h"
 #include "train/inputs.h"
 #include "train/trainer.h"
@@ -77,29 +78,8 @@ TEST_CASE("clip_grad_norm reads once for all gradients (not once per tensor), ev
 TEST_CASE("one training step of the trainer: reads counted and under budget") {
   test::TempDir tmp;
   const fs::path dir = tmp.path;
-  data::ShapesOptions so;
-  so.width = 96;
-  so.height = 64;
-  so.max_shapes = 3;
-  so.seed = 5;
-  data::write_shapes_dataset((dir / "shapes").string(), 4, so, false, false);
-  data::DatasetOptions d;
-  d.class_attribute = "class";
-  d.class_names.assign(data::shapes_class_names().begin() + 1, data::shapes_class_names().end());
-  const data::Dataset ds = data::load_dataset((dir / "shapes" / "via_region_data.json").string(), "", d);
-
-  maskrcnn::Config c;
-  c.NUM_CLASSES = 6;
-  c.IMAGE_MIN_DIM = 64;
-  c.IMAGE_MAX_DIM = 96;
-  c.BACKBONE_NORM = "gn";
-  c.TRAINABLE_LAYERS = 5;
-  c.RPN_ANCHOR_SCALES = {8, 16, 32, 64, 128};
-  c.PRE_NMS_LIMIT_TRAINING = c.POST_NMS_ROIS_TRAINING = 200;
-  c.TRAIN_ROIS_PER_IMAGE = 32;
-  c.RPN_TRAIN_ANCHORS_PER_IMAGE = 64;
-  c.IMAGES_PER_GPU = 2;
-  c.SEED = 3;
+  const data::Dataset ds = test::shapes_dataset(dir / "shapes", 4);
+  const maskrcnn::Config c = test::tiny_shapes_config();
 
   // Reads of a run of n steps (one epoch, no validation): the difference of two runs is one step's reads,
   // the checkpoint and history writes cancelling out.

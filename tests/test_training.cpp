@@ -24,24 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A small Mask R-CNN on 96x64 shapes photos: every setting scaled down so that a step takes a fraction of a second.
-maskrcnn::Config tiny_config() {
-  maskrcnn::Config c;
-  c.NUM_CLASSES = 6;
-  c.IMAGE_MIN_DIM = 64;
-  c.IMAGE_MAX_DIM = 96;
-  c.BACKBONE_NORM = "gn";
-  c.TRAINABLE_LAYERS = 5;
-  c.RPN_ANCHOR_SCALES = {8, 16, 32, 64, 128};
-  c.PRE_NMS_LIMIT_TRAINING = c.POST_NMS_ROIS_TRAINING = 200;
-  c.PRE_NMS_LIMIT_INFERENCE = c.POST_NMS_ROIS_INFERENCE = 100;
-  c.TRAIN_ROIS_PER_IMAGE = 32;
-  c.RPN_TRAIN_ANCHORS_PER_IMAGE = 64;
-  c.IMAGES_PER_GPU = 2;
-  c.LEARNING_RATE = 0.01;
-  c.SEED = 3;
-  return c;
-}
+maskrcnn::Config tiny_config() { return test::tiny_shapes_config(); }
 
 TrainOptions quiet_options(const std::string& out, std::vector<Phase> schedule, int64_t steps) {
   TrainOptions o;
