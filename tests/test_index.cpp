@@ -91,32 +91,7 @@ TEST_CASE("scatter_add and index_add give the same bits with 1 and 2 threads") {
   CHECK(a1 == a2);
 }
 
-TEST_CASE("gradcheck: indexing ops") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({3, 4}, gen), xt = rand_leaf_transposed({3, 4}, gen);
-    const Tensor src = rand_leaf({5, 4}, gen), src_t = rand_leaf_transposed({3, 5}, gen);
-    const Tensor i5 = Tensor::randint(0, 3, {5}, &gen), i_g = Tensor::randint(0, 4, {3, 6}, &gen);
-    const Tensor i_s = Tensor::randint(0, 3, {5, 4}, &gen);
-    for (const Tensor& in : {x, xt}) {
-      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 0, i5); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 1, i_g.select(0, 0)); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return gather(v[0], 1, i_g); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 0, i_s, v[1]); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return index_add(v[0], 0, i5, v[1]); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return masked_fill(v[0], gt(v[0].detach(), 0.2), 3.0); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return boolean_mask(v[0], u8({1, 0, 1}, {3})); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return cat({v[0], v[1].narrow(0, 1, 2)}, 0); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return stack({v[0], v[0] * 2.0, v[1].narrow(0, 0, 3)}, 1); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return split(v[0], 3, 1)[1] * split(v[0], std::vector<int64_t>{1, 2}, 0)[0]; }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return chunk(v[0], 2, 1)[1]; }, {in});
-    }
-    // scatter_add with a non-contiguous src and an index narrower than src
-    gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 1, i_g.narrow(1, 0, 4).narrow(0, 0, 3), v[1]); }, {x, src_t});
-    gradcheck([&](const std::vector<Tensor>& v) { return index_copy(v[0], 1, i64({3, 0}, {2}), v[1]); },
-              {x, rand_leaf({3, 2}, gen)});
-  }
-}
+// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("indexing ops match torch") {
   const TorchRefs ref("index.safetensors");

@@ -61,31 +61,7 @@ TEST_CASE("binary_cross_entropy_with_logits, smooth_l1, l1 by hand") {
   CHECK(std::isnan(l1_loss(Tensor::zeros({0}), Tensor::zeros({0})).item<float>()));  // as torch
 }
 
-TEST_CASE("gradcheck: losses") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({5, 4}, gen, -2, 2), xt = rand_leaf_transposed({5, 4}, gen, -2, 2);
-    const Tensor target = Tensor::from_vector(std::vector<int64_t>{0, 3, -100, 2, 1});
-    const Tensor w = rand_leaf({4}, gen, 0.5, 2);
-    for (const Tensor& in : {x, xt}) {
-      for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
-        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, v[1], -100, r); }, {in, w});
-        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, Tensor(), -100, r); }, {in});
-      }
-      const Tensor t = Tensor::uniform({5, 4}, 0, 1, &gen, DType::Float64).requires_grad_();
-      const Tensor y = rand_leaf({5, 4}, gen, -2, 2);
-      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1]); }, {in, t});
-      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); },
-                {in, t, w});
-      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.5); }, {in, y});
-      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::None); }, {in, y});
-      gradcheck([&](const std::vector<Tensor>& v) { return l1_loss(v[0], v[1], Reduction::Sum); }, {in, y});
-    }
-    const Tensor x4 = rand_leaf({2, 3, 2, 2}, gen, -2, 2);
-    const Tensor t4 = Tensor::randint(0, 3, {2, 2, 2}, &gen);
-    gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], t4); }, {x4});
-  }
-}
+// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("losses match torch") {
   const TorchRefs refs("loss.safetensors");

@@ -136,29 +136,7 @@ TEST_CASE("interpolate_bilinear: float32 output is torch's bit for bit, gradient
   }
 }
 
-TEST_CASE("gradcheck: pooling and resampling") {
-  for (uint64_t seed : {1, 2, 3}) {
-    CAPTURE(seed);
-    Generator gen(seed);
-    const Tensor x = rand_leaf({2, 2, 7, 6}, gen);
-    const GradcheckOptions opt{.seed = seed};
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 2, 2, 0, 1, true); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], {3, 2}, {1, 2}, {1, 0}, {2, 1}); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return upsample_nearest2d(v[0], 2, 3); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 11, 4); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 3, 13, true); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 3, 4); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 1, 1); }, {x}, opt);
-  }
-  Generator gen(4);  // non-contiguous inputs
-  const Tensor xt = rand_leaf_transposed({1, 3, 6, 5}, gen);
-  gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1, 1, true); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return upsample_nearest2d(v[0], 2, 2); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 8, 3); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 3, 11, true); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 4, 2); }, {xt});
-}
+// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("pooling and resampling equal torch") {
   const auto ref = load_tensors(test::fixture("pool.safetensors"));
