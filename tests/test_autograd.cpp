@@ -1,5 +1,5 @@
-// Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors;
-// gradient checks of the reduction ops and of the differentiable views, and of gradcheck itself.
+// Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors; checks of
+// gradcheck itself (the ops' gradient checks are entries of the op table, tests/ops/*.def).
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
-// conv2d and conv_transpose2d: values by hand, float64 gradient checks over strides / padding /
-// dilation / groups (several seeds, a non-contiguous input), torch parity (tests/fixtures/test_conv.py),
-// reproducibility across runs, thread counts and GEMM builds, and errors for bad arguments.
+// conv2d and conv_transpose2d: values by hand, torch parity (tests/fixtures/test_conv.py), reproducibility
+// across runs, thread counts and GEMM builds, and errors for bad arguments; the float64 gradient checks over
+// strides / padding / dilation / groups are entries of the op table (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"

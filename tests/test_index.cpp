@@ -1,5 +1,5 @@
-// Indexing ops: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_index.py)
-// and the errors for bad arguments.
+// Indexing ops: hand-computed values, torch parity (tests/fixtures/test_index.py) and the errors for bad
+// arguments; the float64 gradient checks are entries of the op table (tests/ops/index.def, views.def).
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"

@@ -1,5 +1,6 @@
-// matmul / addmm / linear: hand-computed products, strided operands, float64 gradient checks, torch
-// parity (tests/fixtures/test_linalg.py), thread-count independence, and bad arguments.
+// matmul / addmm / linear: hand-computed products, strided operands, torch parity (tests/fixtures/test_linalg.py),
+// thread-count independence, and bad arguments; the float64 gradient checks are entries of the op table
+// (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
 #include <cmath>

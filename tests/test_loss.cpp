@@ -1,13 +1,11 @@
-// Losses: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_loss.py)
-// and bad arguments.
+// Losses: hand-computed values and bad arguments (gradient checks and torch parity: the op table,
+// tests/ops/loss.def).
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -61,30 +59,7 @@ TEST_CASE("binary_cross_entropy_with_logits, smooth_l1, l1 by hand") {
   CHECK(std::isnan(l1_loss(Tensor::zeros({0}), Tensor::zeros({0})).item<float>()));  // as torch
 }
 
-// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
-
-TEST_CASE("losses match torch") {
-  const TorchRefs refs("loss.safetensors");
-  auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
-    refs.check_op(name, args, fn, /*all_grads=*/false, {.weight = "wout"});
-  };
-  using V = std::vector<Tensor>;
-  check("ce_weight_mean", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2]); });
-  check("ce_mean", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
-  check("ce_weight_sum", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2], -100, Reduction::Sum); });
-  check("ce_none", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), -100, Reduction::None); });
-  check("ce_spatial", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
-  check("ce_ignore2", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), 2); });
-  check("bce_mean", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1]); });
-  check("bce_weight_sum", {"x", "target", "weight"},
-        [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); });
-  check("bce_none", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], Tensor(), Reduction::None); });
-  check("smooth_l1_mean", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0 / 9); });
-  check("smooth_l1_beta0_sum", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::Sum); });
-  check("smooth_l1_none", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0, Reduction::None); });
-  check("l1_mean", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1]); });
-  check("l1_sum", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1], Reduction::Sum); });
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("losses reject bad arguments") {
   const Tensor x = Tensor::zeros({3, 4});

@@ -1,6 +1,6 @@
 // Pooling and resampling: max_pool2d, upsample_nearest2d, interpolate_bilinear, adaptive_avg_pool2d.
-// Values by hand, float64 gradient checks (several seeds, a non-contiguous input), torch parity
-// (tests/fixtures/test_pool.py: float32 bilinear resizing bit for bit) and errors for bad arguments.
+// Values by hand, torch parity (tests/fixtures/test_pool.py: float32 bilinear resizing bit for bit) and errors
+// for bad arguments; the float64 gradient checks are entries of the op table (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
 #include <cmath>

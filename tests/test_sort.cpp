@@ -1,5 +1,5 @@
-// sort / argsort / topk: hand-computed orders (ties, NaN), float64 gradient checks, torch parity
-// (tests/fixtures/test_sort.py) and bad arguments.
+// sort / argsort / topk: hand-computed orders (ties, NaN), torch parity (tests/fixtures/test_sort.py) and bad
+// arguments; the float64 gradient checks are entries of the op table (tests/ops/index.def).
 #include <doctest/doctest.h>
 
 #include <cmath>

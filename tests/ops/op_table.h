@@ -140,7 +140,8 @@ inline std::vector<Tensor> make_inputs(const OpEntry& e, Generator& gen, DType d
   for (const InputSpec& in : input_specs(e)) {
     Tensor t;
     if (!in.values.empty()) {
-      t = Tensor::from_vector(in.values, in.shape).to(in.kind == InputKind::Int ? DType::Int64 : dt);
+      t = Tensor::from_vector(in.values, in.shape);
+      t = in.kind == InputKind::Int ? t.to(DType::Int64) : t.to(DType::Float32).to(dt);
     } else if (in.kind == InputKind::Int) {
       t = Tensor::randint(int64_t(in.lo), int64_t(in.hi), in.shape, &gen, DType::Int64);
     } else {
