@@ -1,12 +1,10 @@
-// Indexing ops: hand-computed values, torch parity (tests/fixtures/test_index.py) and the errors for bad
-// arguments; the float64 gradient checks are entries of the op table (tests/ops/index.def, views.def).
+// Indexing ops: hand-computed values and the errors for bad arguments; the float64 gradient checks and the
+// torch comparisons are entries of the op table (tests/ops/index.def, views.def).
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
 #include "tensor/parallel.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -91,51 +89,7 @@ TEST_CASE("scatter_add and index_add give the same bits with 1 and 2 threads") {
   CHECK(a1 == a2);
 }
 
-// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
-
-TEST_CASE("indexing ops match torch") {
-  const TorchRefs ref("index.safetensors");
-  auto grads = [&](const std::string& name, const Tensor& out, const std::vector<std::pair<std::string, Tensor>>& ins) {
-    ref.check(name, out, ins);
-  };
-  {
-    Tensor x = ref("index_select.x", true);
-    grads("index_select", index_select(x, 1, ref("index_select.index")), {{"x", x}});
-  }
-  {
-    Tensor x = ref("gather.x", true);
-    grads("gather", gather(x, 1, ref("gather.index")), {{"x", x}});
-  }
-  {
-    Tensor x = ref("scatter_add.x", true), s = ref("scatter_add.src", true);
-    grads("scatter_add", scatter_add(x, 0, ref("scatter_add.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor x = ref("index_add.x", true), s = ref("index_add.src", true);
-    grads("index_add", index_add(x, 0, ref("index_add.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor x = ref("index_copy.x", true), s = ref("index_copy.src", true);
-    grads("index_copy", index_copy(x, 1, ref("index_copy.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor a = ref("cat.a", true), b = ref("cat.b", true), c = ref("cat.c", true);
-    grads("cat", cat({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
-  }
-  {
-    Tensor a = ref("stack.a", true), b = ref("stack.b", true), c = ref("stack.c", true);
-    grads("stack", stack({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
-  }
-  {
-    Tensor x = ref("masked_fill.x", true);
-    grads("masked_fill", masked_fill(x, ref("masked_fill.mask"), -2.5), {{"x", x}});
-  }
-  {
-    Tensor x = ref("boolean_mask.x", true);
-    grads("boolean_mask", boolean_mask(x, ref("boolean_mask.mask")), {{"x", x}});
-  }
-  CHECK(nonzero(ref("nonzero.x")).to_vector<int64_t>() == ref("nonzero.out").to_vector<int64_t>());
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("indexing ops reject bad arguments") {
   const Tensor x = Tensor::ones({3, 4});
