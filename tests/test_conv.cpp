@@ -1,6 +1,6 @@
-// conv2d and conv_transpose2d: values by hand, torch parity (tests/fixtures/test_conv.py), reproducibility
-// across runs, thread counts and GEMM builds, and errors for bad arguments; the float64 gradient checks over
-// strides / padding / dilation / groups are entries of the op table (tests/ops/nn.def).
+// conv2d and conv_transpose2d: values by hand, reproducibility across runs, thread counts and GEMM builds, and
+// errors for bad arguments; the float64 gradient checks and the comparisons with torch's float64 over strides /
+// padding / dilation / groups and block-splitting sizes are entries of the op table (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
@@ -10,14 +10,9 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/ops.h"
 #include "tensor/parallel.h"
-#include "tensor/serialize.h"
 #include "test_util.h"
-#include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
 
 namespace {
 
@@ -99,46 +94,6 @@ TEST_CASE("conv2d gradients by hand") {
   // d/dw[i][j] = sum of the input under that tap over the 4 windows: 0+1+3+4, 1+2+4+5, 3+4+6+7, 4+5+7+8
   CHECK(w.grad().to_vector<float>() == std::vector<float>{8, 12, 20, 24});
   CHECK(b.grad().to_vector<float>() == std::vector<float>{4});
-}
-
-// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
-
-TEST_CASE("conv2d and conv_transpose2d equal torch's float64, in float64 and in float32") {
-  const auto ref = load_tensors(test::fixture("conv.safetensors"));
-  test::RoundingReport report;
-  struct C {
-    const char* name;
-    Int2 s, p, d;
-    int64_t g;
-  };
-  for (const C& c : {C{"conv_3x3", 1, 1, 1, 1}, C{"conv_s2", 2, 1, 1, 1}, C{"conv_7x7_s2", 2, 3, 1, 1},
-                     C{"conv_1x1", 1, 0, 1, 1}, C{"conv_1x1_s2", 2, 0, 1, 1}, C{"conv_dil2", 1, 2, 2, 1},
-                     C{"conv_rect_groups", {1, 2}, {1, 0}, {2, 1}, 4}, C{"conv_pad_big", 2, 3, 1, 1},
-                     C{"conv_big", 1, 1, 1, 1}, C{"conv_big_batch", 1, 1, 1, 1}, C{"conv_big_1x1", 1, 0, 1, 1},
-                     C{"conv_groups2_s21", {2, 1}, 1, 1, 2}}) {
-    const std::string n = c.name;
-    test::against_float64_torch(ref, n, {{"x", n + ".x"}, {"weight", n + ".weight"}, {"bias", n + ".bias"}},
-                                [&](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], c.s, c.p, c.d, c.g); },
-                                &report);
-  }
-  struct T {
-    const char* name;
-    Int2 s, p, op;
-    int64_t g;
-    Int2 d;
-  };
-  for (const T& c : {T{"convt_2x2_s2", 2, 0, 0, 1, 1}, T{"convt_3x3_s2_op1", 2, 1, 1, 1, 1},
-                     T{"convt_groups_dil", 2, 1, 1, 2, 2}, T{"convt_rect", {1, 2}, {0, 1}, 0, 1, 1},
-                     T{"convt_mask_head", 2, 0, 0, 1, 1}, T{"convt_op_dil", 1, 0, 1, 1, 2},
-                     T{"convt_groups2_op1", 2, 1, 1, 2, 1}}) {
-    const std::string n = c.name;
-    test::against_float64_torch(ref, n, {{"x", n + ".x"}, {"weight", n + ".weight"}, {"bias", n + ".bias"}},
-                                [&](const std::vector<Tensor>& v) {
-                                  return conv_transpose2d(v[0], v[1], v[2], c.s, c.p, c.op, c.g, c.d);
-                                },
-                                &report);
-  }
-  MESSAGE("GEMM path " << std::string(cpu::gemm_isa()) << ": " << report.str());
 }
 
 TEST_CASE("conv2d: every CPU path equals the direct sum; results repeat run to run") {

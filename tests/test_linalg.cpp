@@ -1,5 +1,5 @@
-// matmul / addmm / linear: hand-computed products, strided operands, torch parity (tests/fixtures/test_linalg.py),
-// thread-count independence, and bad arguments; the float64 gradient checks are entries of the op table
+// matmul / addmm / linear: hand-computed products, strided operands, thread-count independence, and bad
+// arguments; the float64 gradient checks and the comparisons with torch's float64 are entries of the op table
 // (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
@@ -9,8 +9,6 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/ops.h"
 #include "tensor/parallel.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -93,32 +91,6 @@ TEST_CASE("a large GEMM gives the same bits with 1 and 2 threads") {
   double worst = 0;
   for (size_t i = 0; i < c1.size(); ++i) worst = std::max(worst, std::abs(c1[i] - want[i]));
   CHECK(worst < 1e-3);
-}
-
-// The gradient checks of these ops are entries of the op table (tests/ops/*.def, test_op_table).
-
-TEST_CASE("matmul, addmm and linear equal torch's float64, in float64 and in float32") {
-  const auto ref = load_tensors(fixture("linalg.safetensors"));
-  RoundingReport report;
-  auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
-    std::vector<std::pair<std::string, std::string>> inputs;
-    for (const auto& a : args) inputs.emplace_back(a, name + "." + a);
-    against_float64_torch(ref, name, inputs, fn, &report);
-  };
-  auto mm = [](const std::vector<Tensor>& v) { return matmul(v[0], v[1]); };
-  check("mm", {"a", "b"}, mm);
-  check("mm_t", {"a_t", "b_t"}, [](const std::vector<Tensor>& v) { return matmul(v[0].t(), v[1].t()); });
-  check("dot", {"a", "b"}, mm);
-  check("mv", {"a", "b"}, mm);
-  check("vm", {"a", "b"}, mm);
-  check("bmm_broadcast", {"a", "b"}, mm);
-  check("bmm_fold", {"a", "b"}, mm);
-  check("bmm_left2d", {"a", "b"}, mm);
-  check("big", {"a", "b"}, mm);  // K = 300, and the product is split in two halves
-  check("addmm", {"bias", "a", "b"}, [](const std::vector<Tensor>& v) { return addmm(v[0], v[1], v[2]); });
-  check("linear", {"x", "weight", "bias"}, [](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); });
-  check("linear_nobias", {"x", "weight"}, [](const std::vector<Tensor>& v) { return linear(v[0], v[1]); });
-  MESSAGE("GEMM path " << std::string(cpu::gemm_isa()) << ": " << report.str());
 }
 
 TEST_CASE("matmul and linear reject bad arguments") {

@@ -14,10 +14,6 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
-using test::GradcheckOptions;
 
 namespace {
 Tensor f32(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }

@@ -29,8 +29,9 @@ enum OpFlag : unsigned {
   kMultilinear = 1u << 0,
   // Layouts the float64 gradient check skips (tests/gradcheck.h), each with the reason on the .def line.
   kNoBroadcastInputs = 1u << 1,
-  // Too large for central differences (their cost grows with the square of the size): no float64 gradient
-  // check; the torch comparison still checks its gradients.
+  // Too large for central differences (their cost grows with the square of the size; ctest stays in seconds):
+  // no float64 gradient check, while the torch comparison still checks its gradients. A smaller entry of the
+  // same op holds the gradient check.
   kNoGradcheck = 1u << 2,
 };
 
