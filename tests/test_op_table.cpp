@@ -13,6 +13,7 @@
 
 #include "gradcheck.h"
 #include "ops/op_table.h"
+#include "tensor/parallel.h"
 #include "torch_compare.h"
 
 using namespace mrc;
@@ -84,6 +85,14 @@ TEST_CASE("op table: every entry reads, names are unique") {
 }
 
 TEST_CASE("op table: float64 gradient checks on every layout") {
+  // One thread: thousands of runs on tensors of a few dozen elements, where a second OpenMP thread only adds
+  // wake-ups (4x the CPU time on a busy 2-core machine). The torch comparison below keeps ctest's two threads.
+  const int threads = num_threads();
+  set_num_threads(1);
+  struct Restore {
+    int n;
+    ~Restore() { set_num_threads(n); }
+  } restore{threads};
   int differentiated = 0, index_results = 0, skipped = 0;
   for (const OpEntry& e : ops_table::op_table()) {
     const std::string entry = e.name;
