@@ -326,7 +326,7 @@ TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path equals the direct sum within fl
     const auto fused_gemm = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
     cpu::set_winograd_enabled(true);
     const auto fused_wino = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
-    cpu::set_winograd_enabled(false);  // the default
+    cpu::set_winograd_enabled(true);  // the default
     double scale = 0, err_wino = 0, err_gemm = 0, err_fused = 0;
     for (size_t i = 0; i < want.size(); ++i) {
       scale = std::max(scale, std::abs(want[i]));
