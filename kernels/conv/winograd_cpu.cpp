@@ -86,6 +86,57 @@ void split_columns(const ConvGeom& g, const float* xc, int64_t r0, int64_t r1, i
   }
 }
 
+// The transforms' inner loops, on pointers that do not alias (so the compiler vectorizes them).
+// b[i][k] = (B^T d)[i] of the 4 rows d[i][k] (row stride n1), k < n1.
+void rows_times_bt(const float* __restrict d, int64_t n1, float* __restrict b) {
+  for (int64_t k = 0; k < n1; ++k) {
+    const float d0 = d[k], d1 = d[n1 + k], d2 = d[2 * n1 + k], d3 = d[3 * n1 + k];
+    b[k] = d0 - d2;
+    b[n1 + k] = d1 + d2;
+    b[2 * n1 + k] = d2 - d1;
+    b[3 * n1 + k] = d1 - d3;
+  }
+}
+
+// v[j * plane + tx] = ((B^T d) B)[j] of tile tx, from one row of B^T d split into even e and odd o columns.
+void row_times_b(const float* __restrict e, const float* __restrict o, int64_t tw, int64_t plane, float* __restrict v) {
+  for (int64_t tx = 0; tx < tw; ++tx) {
+    v[tx] = e[tx] - e[tx + 1];
+    v[plane + tx] = o[tx] + e[tx + 1];
+    v[2 * plane + tx] = e[tx + 1] - o[tx];
+    v[3 * plane + tx] = o[tx] - o[tx + 1];
+  }
+}
+
+// y[k * T + t] = output k = (0,0), (0,1), (1,0), (1,1) of tile t: A^T p A of its 16 products p[xi * plane + t].
+void tiles_times_a(const float* __restrict p, int64_t plane, int64_t T, float* __restrict y) {
+  for (int64_t t = 0; t < T; ++t) {
+    float a[2][4];  // A^T p
+    for (int j = 0; j < 4; ++j) {
+      a[0][j] = p[(0 * 4 + j) * plane + t] + p[(1 * 4 + j) * plane + t] + p[(2 * 4 + j) * plane + t];
+      a[1][j] = p[(1 * 4 + j) * plane + t] - p[(2 * 4 + j) * plane + t] - p[(3 * 4 + j) * plane + t];
+    }
+    y[t] = a[0][0] + a[0][1] + a[0][2];
+    y[T + t] = a[0][1] - a[0][2] - a[0][3];
+    y[2 * T + t] = a[1][0] + a[1][1] + a[1][2];
+    y[3 * T + t] = a[1][1] - a[1][2] - a[1][3];
+  }
+}
+
+// One output row: row[2 tx] = ye[tx] + bias, row[2 tx + 1] = yo[tx] + bias, then + residual (may be null), ReLU.
+void write_row(const float* __restrict ye, const float* __restrict yo, int64_t width, float bias,
+               const float* __restrict residual, bool relu, float* __restrict row) {
+  for (int64_t tx = 0; tx < width / 2; ++tx) {
+    row[2 * tx] = ye[tx] + bias;
+    row[2 * tx + 1] = yo[tx] + bias;
+  }
+  if (width % 2) row[width - 1] = ye[width / 2] + bias;
+  if (residual)
+    for (int64_t x = 0; x < width; ++x) row[x] += residual[x];
+  if (relu)
+    for (int64_t x = 0; x < width; ++x) row[x] = row[x] < 0.f ? 0.f : row[x];
+}
+
 }  // namespace
 
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
@@ -123,32 +174,11 @@ void winograd_forward(const ConvGeom& g, const float* x, const float* w, const f
             next = last + 1;
           }
           const int64_t r0 = (q % th) * 2 - base;
-          for (int half = 0; half < 2; ++half) {  // B^T d down the columns
-            const float* d = (half == 0 ? even : odd) + r0 * n1;
-            float* b = bt.data() + half * 4 * n1;
-            for (int64_t kx = 0; kx < n1; ++kx) {
-              const float d0 = d[kx], d1 = d[n1 + kx], d2 = d[2 * n1 + kx], d3 = d[3 * n1 + kx];
-              b[kx] = d0 - d2;
-              b[n1 + kx] = d1 + d2;
-              b[2 * n1 + kx] = d2 - d1;
-              b[3 * n1 + kx] = d1 - d3;
-            }
-          }
-          float* v = V.data() + c * T + (q - q0) * tw;
-          for (int i = 0; i < 4; ++i) {  // (B^T d) B along the row
-            const float* e = bt.data() + i * n1;
-            const float* o = e + 4 * n1;
-            float* v0 = v + (i * 4 + 0) * vplane;
-            float* v1 = v + (i * 4 + 1) * vplane;
-            float* v2 = v + (i * 4 + 2) * vplane;
-            float* v3 = v + (i * 4 + 3) * vplane;
-            for (int64_t tx = 0; tx < tw; ++tx) {
-              v0[tx] = e[tx] - e[tx + 1];
-              v1[tx] = o[tx] + e[tx + 1];
-              v2[tx] = e[tx + 1] - o[tx];
-              v3[tx] = o[tx] - o[tx + 1];
-            }
-          }
+          for (int half = 0; half < 2; ++half)  // B^T d down the columns
+            rows_times_bt((half == 0 ? even : odd) + r0 * n1, n1, bt.data() + half * 4 * n1);
+          for (int i = 0; i < 4; ++i)  // (B^T d) B along the row
+            row_times_b(bt.data() + i * n1, bt.data() + (4 + i) * n1, tw, vplane,
+                        V.data() + (i * 4) * vplane + c * T + (q - q0) * tw);
         }
       for (int64_t xi = 0; xi < 16; ++xi)
         gemm<float>(false, false, M, T, C, U + xi * M * C, C, V.data() + xi * C * T, T, P.data() + xi * M * T, T,
@@ -157,35 +187,14 @@ void winograd_forward(const ConvGeom& g, const float* x, const float* w, const f
       const int64_t pplane = M * T;
       float* y = Y.data();  // [4][T]: output (0,0), (0,1), (1,0), (1,1) of each tile
       for (int64_t m = 0; m < M; ++m) {
-        const float* p = P.data() + m * T;
-        for (int64_t t = 0; t < T; ++t) {
-          float a[2][4];  // A^T p
-          for (int j = 0; j < 4; ++j) {
-            a[0][j] = p[(0 * 4 + j) * pplane + t] + p[(1 * 4 + j) * pplane + t] + p[(2 * 4 + j) * pplane + t];
-            a[1][j] = p[(1 * 4 + j) * pplane + t] - p[(2 * 4 + j) * pplane + t] - p[(3 * 4 + j) * pplane + t];
-          }
-          y[t] = a[0][0] + a[0][1] + a[0][2];
-          y[T + t] = a[0][1] - a[0][2] - a[0][3];
-          y[2 * T + t] = a[1][0] + a[1][1] + a[1][2];
-          y[3 * T + t] = a[1][1] - a[1][2] - a[1][3];
-        }
+        tiles_times_a(P.data() + m * T, pplane, T, y);
         const float bm = bias ? bias[m] : 0.f;
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t n = q / th, oy = (q % th) * 2;
           for (int64_t i = 0; i < 2 && oy + i < OH; ++i) {
             const int64_t o = ((n * M + m) * OH + oy + i) * OW;
-            float* row = out + o;
             const float* ye = y + 2 * i * T + (q - q0) * tw;
-            const float* yo = ye + T;
-            for (int64_t tx = 0; tx < OW / 2; ++tx) {
-              row[2 * tx] = ye[tx] + bm;
-              row[2 * tx + 1] = yo[tx] + bm;
-            }
-            if (OW % 2) row[OW - 1] = ye[tw - 1] + bm;
-            if (residual)
-              for (int64_t ox = 0; ox < OW; ++ox) row[ox] += residual[o + ox];
-            if (relu)
-              for (int64_t ox = 0; ox < OW; ++ox) row[ox] = row[ox] < 0.f ? 0.f : row[ox];
+            write_row(ye, ye + T, OW, bm, residual ? residual + o : nullptr, relu, out + o);
           }
         }
       }
