@@ -181,6 +181,8 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* o
 // 1x1 convolution without im2col may split positions instead.
 template <class T>
 void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_backward_input_applies(g)) return winograd_backward_input(g, gout, w, gx);
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), Cg = g.Cg(), KK = g.KK(), images = g.N * g.G;
   const bool pw = g.pointwise();
   const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm/gemm.h"
@@ -64,6 +65,38 @@ bool winograd_applies(const ConvGeom& g) {
 }
 
 void set_winograd_enabled(bool on) { g_enabled = on; }
+
+namespace {
+
+// The forward geometry whose output is g's input gradient (see winograd_cpu.h).
+ConvGeom input_gradient_geom(const ConvGeom& g) {
+  ConvGeom t = g;  // channels and sizes swap roles
+  std::swap(t.C, t.M);
+  std::swap(t.H, t.OH);
+  std::swap(t.W, t.OW);
+  t.ph = 2 - g.ph;
+  t.pw = 2 - g.pw;
+  return t;
+}
+
+}  // namespace
+
+bool winograd_backward_input_applies(const ConvGeom& g) {
+  return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1 && g.ph <= 2 &&
+         g.pw <= 2 && winograd_applies(input_gradient_geom(g));
+}
+
+void winograd_backward_input(const ConvGeom& g, const float* grad_out, const float* w, float* grad_x) {
+  thread_local std::vector<float> flipped;  // [C, M, 3, 3]: w[m, c, 2 - i, 2 - j]
+  flipped.resize(std::max(flipped.size(), size_t(g.M * g.C * 9)));
+  float* wt = flipped.data();
+  parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t m = 0; m < g.M; ++m)
+        for (int k = 0; k < 9; ++k) wt[(c * g.M + m) * 9 + k] = w[(m * g.C + c) * 9 + (8 - k)];
+  });
+  winograd_forward(input_gradient_geom(g), grad_out, wt, nullptr, grad_x, nullptr, false);
+}
 
 namespace {
 

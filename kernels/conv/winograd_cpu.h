@@ -10,7 +10,8 @@
 // (single-thread CPU time, this 2-core AVX-512 machine, ms direct -> Winograd: mask head 100x256x14x14
 // 205 -> 115-129; 256 channels at 128x128 162 -> 110, at 64x64 41 -> 29, at 32x32 10.0 -> 8.1; 64 channels at
 // 128x128 14.2 -> 12.2; 128 at 64x64 11.7 -> 9.0). MRC_WINOGRAD=0 switches it off; gemm_flops() counts its
-// smaller GEMMs (2.25x fewer multiplies), not the direct convolution's work.
+// smaller GEMMs (2.25x fewer multiplies), not the direct convolution's work. The input gradient of the same
+// convolutions takes this path too (winograd_backward_input); the weight gradient stays on im2col + GEMM.
 #pragma once
 #include "kernels/conv/im2col.h"
 
@@ -24,5 +25,12 @@ void set_winograd_enabled(bool on);
 // out [N, M, OH, OW] = conv(x, w) + bias (may be null), + residual (may be null, out's layout), ReLU if asked.
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
                       const float* residual, bool relu);
+
+// The input gradient of a stride-1 3x3 convolution is a 3x3 convolution of the output gradient with the
+// filters transposed (in and out channels swapped) and flipped, padding 2 - pad: the same forward path.
+// Whether it takes this convolution's input gradient (geometry g of the forward).
+bool winograd_backward_input_applies(const ConvGeom& g);
+// grad_x [N, C, H, W] from grad_out [N, M, OH, OW] and w [M, C, 3, 3].
+void winograd_backward_input(const ConvGeom& g, const float* grad_out, const float* w, float* grad_x);
 
 }  // namespace mrc::cpu
