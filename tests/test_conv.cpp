@@ -197,7 +197,7 @@ TEST_CASE("conv2d and conv_transpose2d: bad arguments name the op and the argume
                        doctest::Contains("groups (3)"), std::invalid_argument);
 }
 
-TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path equals the direct sum within float32 error") {
+TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path (forward, input gradient) equals the direct sum within float32 error") {
   struct C {
     Shape x;
     int64_t m, pad;
@@ -214,6 +214,23 @@ TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path equals the direct sum within fl
     g.OH = conv_out_size(g.H, 3, 1, c.pad, 1), g.OW = conv_out_size(g.W, 3, 1, c.pad, 1);
     cpu::set_winograd_enabled(true);
     REQUIRE(cpu::winograd_applies(g));
+    // the input gradient through the same path (a convolution with the filters transposed and flipped,
+    // padding 2 - pad), against float64 autograd (no Winograd there)
+    REQUIRE(cpu::winograd_backward_input_applies(g));
+    const Tensor gy = Tensor::uniform({g.N, g.M, g.OH, g.OW}, -1, 1, &gen);
+    auto input_grad = [&](DType dt) {
+      const Tensor xl = x.to(dt).requires_grad_(), wl = w.to(dt).requires_grad_();
+      conv2d(xl, wl, Tensor(), 1, c.pad).backward(gy.to(dt));
+      return xl.grad().to(DType::Float64).to_vector<double>();
+    };
+    const auto gx_want = input_grad(DType::Float64), gx_wino = input_grad(DType::Float32);
+    double gscale = 0, gerr = 0;
+    for (size_t i = 0; i < gx_want.size(); ++i) {
+      gscale = std::max(gscale, std::abs(gx_want[i]));
+      gerr = std::max(gerr, std::abs(gx_wino[i] - gx_want[i]));
+    }
+    MESSAGE("input gradient, max error / max |grad|: Winograd " << gerr / gscale);
+    CHECK(gerr <= 2e-6 * gscale);
     NoGradGuard ng;
     const auto wino = conv2d(x, w, Tensor(), 1, c.pad).to_vector<float>();
     cpu::set_winograd_enabled(false);
@@ -222,7 +239,7 @@ TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path equals the direct sum within fl
     const auto fused_gemm = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
     cpu::set_winograd_enabled(true);
     const auto fused_wino = conv2d_fused(x, w, b, r, true, 1, c.pad).to_vector<float>();
-    cpu::set_winograd_enabled(false);  // the default
+    cpu::set_winograd_enabled(true);  // the default
     double scale = 0, err_wino = 0, err_gemm = 0, err_fused = 0;
     for (size_t i = 0; i < want.size(); ++i) {
       scale = std::max(scale, std::abs(want[i]));

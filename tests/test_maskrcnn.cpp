@@ -340,6 +340,18 @@ TEST_CASE("inference: detections in the photos' own coordinates, masks pasted at
       CHECK(b[size_t(4 * k + 3)] <= float(images[i].size(1)) + 1e-3f);
     }
   }
+  // untraced, the RPN's and the mask head's conv -> ReLU run fused (one pass); the ReLU on the finished sum
+  // is the same arithmetic, so the detections equal the traced run's (separate ops) exactly
+  Trace trace;
+  m.trace = &trace;
+  const auto traced = m.detect(images);
+  m.trace = nullptr;
+  REQUIRE(trace.count("relu.mask_head.3") == 1);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(dets[i].boxes.to_vector<float>() == traced[i].boxes.to_vector<float>());
+    CHECK(dets[i].scores.to_vector<float>() == traced[i].scores.to_vector<float>());
+    CHECK(dets[i].masks.to_vector<float>() == traced[i].masks.to_vector<float>());
+  }
   CHECK(test::error_of([&] { m.forward_train(images, targets); }).find("eval mode") != std::string::npos);
 }
 

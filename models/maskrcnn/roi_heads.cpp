@@ -82,15 +82,20 @@ Tensor RoIHeads::mask_logits(const std::vector<Tensor>& features, const std::vec
                          features[0].device());
   const Tensor x = multiscale_roi_align(features, rois, sizes, cfg_.MASK_POOL_SIZE, cfg_.MASK_POOL_SIZE,
                                         cfg_.ROI_SAMPLING_RATIO);
-  if (!ctx.trace) return mask_predictor->forward(mask_head->forward(x));
-  // the same layers one by one, recording each ReLU's input
+  // the four conv -> ReLU blocks, each one pass (the ReLU in the conv's epilogue) unless tracing records the
+  // ReLU's input
   Tensor h = x;
   for (size_t i = 0; i < mask_head->size(); ++i) {
-    auto& block = dynamic_cast<Sequential&>((*mask_head)[i]);
-    const Tensor pre = block[0].forward(h);
+    auto& conv = dynamic_cast<Conv2d&>(dynamic_cast<Sequential&>((*mask_head)[i])[0]);
+    if (!ctx.trace) {
+      h = conv.forward_relu(h);
+      continue;
+    }
+    const Tensor pre = conv.forward(h);
     ctx.record("relu.mask_head." + std::to_string(i), pre);
     h = relu(pre);
   }
+  if (!ctx.trace) return mask_predictor->forward(h);
   const Tensor pre = (*mask_predictor)[0].forward(h);
   ctx.record("relu.mask_predictor", pre);
   return (*mask_predictor)[2].forward(relu(pre));

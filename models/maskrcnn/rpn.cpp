@@ -32,9 +32,14 @@ std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::
                                                                      const RunContext* ctx) {
   std::vector<Tensor> logits, deltas;
   for (const Tensor& f : features) {
-    const Tensor pre = conv->forward(f);
-    if (ctx) ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
-    const Tensor t = relu(pre);
+    Tensor t;
+    if (ctx) {  // the ReLU's input recorded
+      const Tensor pre = conv->forward(f);
+      ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
+      t = relu(pre);
+    } else {
+      t = conv->forward_relu(f);
+    }
     logits.push_back(cls_logits->forward(t));
     deltas.push_back(bbox_pred->forward(t));
   }
