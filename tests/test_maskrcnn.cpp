@@ -317,6 +317,47 @@ TEST_CASE("training: five named losses, gradients only where trainable, reproduc
   CHECK(std::count_if(picked.begin(), picked.end(), [](int64_t v) { return v >= 1; }) >= 2);  // every GT box is positive
 }
 
+TEST_CASE("device samplers: the RPN's masked losses equal the gathered ones for the same picks, gradients too") {
+  // the same picks through a hook; set_device_samplers then changes only how the RPN losses are formed
+  Config c = small_config();
+  auto [images, targets] = random_batch(2);
+  auto run = [&, &images = images, &targets = targets](bool device) {
+    MaskRCNN m(c);
+    m.train();
+    m.sampler_hook = [](SamplerStage, int64_t, const Tensor& labels, const Tensor&) {
+      std::vector<uint8_t> pos(size_t(labels.numel()), 0), neg(size_t(labels.numel()), 0);
+      const auto l = labels.to(DType::Int64).to_vector<int64_t>();
+      for (size_t k = 0; k < l.size(); ++k) {
+        if (l[k] >= 1 && k % 2 == 0) pos[k] = 1;
+        if (l[k] == 0 && k % 11 == 0) neg[k] = 1;
+      }
+      return SampledMasks{Tensor::from_vector(pos, {labels.numel()}), Tensor::from_vector(neg, {labels.numel()})};
+    };
+    set_device_samplers(device);
+    const Losses l = m.forward_train(images, targets);
+    set_device_samplers(false);
+    add(l.by_name.at("rpn_class_loss"), l.by_name.at("rpn_bbox_loss")).backward();
+    return std::pair{l, m.rpn->head->conv->weight.grad()};
+  };
+  const auto [plain, g_plain] = run(false);
+  const auto [device, g_device] = run(true);
+  for (const char* n : {"rpn_class_loss", "rpn_bbox_loss"}) {
+    CAPTURE(n);
+    const double a = plain.by_name.at(n).item_double(), b = device.by_name.at(n).item_double();
+    CHECK(a > 0);
+    CHECK(b == doctest::Approx(a).epsilon(1e-6));
+  }
+  const auto ga = g_plain.to_vector<float>(), gb = g_device.to_vector<float>();
+  REQUIRE(ga.size() == gb.size());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < ga.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(ga[i]) - gb[i]));
+    scale = std::max(scale, std::fabs(double(ga[i])));
+  }
+  CHECK(scale > 0);
+  CHECK(worst <= 1e-5 * scale);
+}
+
 TEST_CASE("inference: detections in the photos' own coordinates, masks pasted at their size") {
   Config c = small_config();
   MaskRCNN m(c);

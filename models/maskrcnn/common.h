@@ -44,6 +44,17 @@ enum class SamplerStage { Rpn, Roi };
 using SamplerHook =
     std::function<SampledMasks(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates)>;
 
+// Training samplers on the device (switch, off by default until a GPU run has verified it): the balanced
+// sampler draws with balanced_sample_device (no host read of the labels) and the RPN losses weigh every
+// anchor by its sampled mask instead of gathering the sampled ones (no nonzero, so no read of their count).
+// The ROI heads still gather their sampled proposals (one count read per image). A different draw from the
+// same Generator than the default sampler's, so runs with it on are not comparable step by step.
+void set_device_samplers(bool on);
+bool device_samplers();
+// The balanced sampler the switch selects (balanced_sample_device or balanced_sample), for the default
+// draw and for hooks that draw from generators of their own (train/global_batch.cpp).
+SampledMasks draw_balanced(const Tensor& labels, int64_t batch_size, double positive_fraction, Generator& gen);
+
 // Named intermediate tensors of one forward pass (detached), e.g. "rpn.objectness.0".
 using Trace = std::map<std::string, Tensor>;
 

@@ -168,10 +168,23 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
       neg_masks.push_back(s.negative);
     }
   }
+  const Tensor all_labels = cat(labels, 0), all_targets = cat(reg_targets, 0);
+  if (device_samplers()) {
+    // every anchor weighted by its sampled mask: the same sums as the gathered form below (in another order),
+    // with the sample count kept on the device
+    const Tensor pos_w = cat(pos_masks, 0).to(DType::Float32), neg_w = cat(neg_masks, 0).to(DType::Float32);
+    const Tensor sampled_w = add(pos_w, neg_w);
+    const Tensor count = clamp_min(sum(sampled_w), 1.0);
+    out.loss_box_reg = div(sum(mul(smooth_l1_loss(pred_deltas, all_targets, 1.0 / 9, Reduction::None), pos_w.unsqueeze(1))),
+                           count);
+    out.loss_objectness = div(binary_cross_entropy_with_logits(objectness.flatten(), where(ge(all_labels, 0.0), all_labels, 0.0),
+                                                               sampled_w, Reduction::Sum),
+                              count);
+    return out;
+  }
   const Tensor pos = nonzero(cat(pos_masks, 0)).flatten();
   const Tensor neg = nonzero(cat(neg_masks, 0)).flatten();
   const Tensor sampled = cat({pos, neg}, 0);
-  const Tensor all_labels = cat(labels, 0), all_targets = cat(reg_targets, 0);
   out.loss_box_reg = div(smooth_l1_loss(index_select(pred_deltas, 0, pos), index_select(all_targets, 0, pos), 1.0 / 9,
                                         Reduction::Sum),
                          Tensor::scalar(double(std::max<int64_t>(sampled.numel(), 1)), DType::Float32, dev));
