@@ -63,7 +63,8 @@ Tensor permute_and_flatten(const Tensor& x, int64_t a, int64_t c) {
 }  // namespace
 
 RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vector<Tensor>& features,
-                                         const std::vector<Target>* targets, const RunContext& ctx) {
+                                         const std::vector<Target>* targets, const RunContext& ctx,
+                                         const std::pair<std::vector<Tensor>, std::vector<Tensor>>* head_out) {
   profile::Scope stage("rpn");
   if (features.size() != sizes_.size())
     throw std::invalid_argument("RegionProposalNetwork: got " + std::to_string(features.size()) +
@@ -71,7 +72,7 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
   const bool training = is_training();
   const int64_t n_img = images.tensors.size(0);
   const Device dev = images.tensors.device();
-  auto [logits, deltas_l] = head->forward(features, &ctx);
+  auto [logits, deltas_l] = head_out ? *head_out : head->forward(features, &ctx);
 
   std::vector<std::pair<int64_t, int64_t>> fsizes;
   std::vector<int64_t> per_level;
