@@ -13,12 +13,13 @@ namespace mrc {
 
 namespace {
 
-// rank[i] = the position of element i in the stable ascending order of `keys` (int64 [n]).
+// rank[i] = the position of element i in the stable ascending order of `keys` (int64 [n]): the inverse of
+// the sorting permutation, written by index_copy (parallel on CUDA; scatter_add walks a 1-D index in one thread).
 Tensor ranks_of(const Tensor& keys) {
   const int64_t n = keys.size(0);
   const Tensor order = argsort(keys, 0, false, true);
   const Tensor positions = Tensor::arange(n, DType::Int64, keys.device());
-  return scatter_add(Tensor::zeros({n}, DType::Int64, keys.device()), 0, order, positions);
+  return index_copy(Tensor::zeros({n}, DType::Int64, keys.device()), 0, order, positions);
 }
 
 // The eligible elements whose rank among the eligible ones (random keys, ineligible keys sorted last) is
