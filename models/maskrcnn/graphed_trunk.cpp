@@ -7,6 +7,10 @@
 #include "tensor/autograd.h"
 #ifdef MRC_WITH_CUDA
 #include "tensor/cuda/graph.h"
+#else
+namespace mrc::cuda {
+class CudaGraph {};  // never made without CUDA (run() is eager there); complete only so the member can be destroyed
+}  // namespace mrc::cuda
 #endif
 
 namespace mrc::maskrcnn {
