@@ -203,7 +203,8 @@ TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path (forward, input gradient) equal
     int64_t m, pad;
   };
   // odd output sizes (partial tiles), padding 1 and 0, several images; each has >= 192 tiles (the path's minimum)
-  for (const C& c : {C{{2, 16, 21, 19}, 24, 1}, C{{1, 32, 30, 31}, 16, 0}, C{{5, 20, 13, 13}, 32, 1}}) {
+  for (const C& c : {C{{2, 16, 21, 19}, 24, 1}, C{{1, 32, 30, 31}, 16, 0}, C{{5, 20, 13, 13}, 32, 1},
+                     C{{32, 16, 16, 16}, 32, 1}, C{{32, 32, 8, 8}, 32, 1}}) {  // the last two: the shapes CNN's
     CAPTURE(shape_str(c.x));
     Generator gen(8);
     const Tensor x = Tensor::uniform(c.x, -1, 1, &gen), w = Tensor::uniform({c.m, c.x[1], 3, 3}, -0.2, 0.2, &gen);

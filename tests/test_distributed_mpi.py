@@ -143,16 +143,21 @@ def main():
         print("evaluation of the 2 validation photos split across the ranks and gathered: identical eval.json")
 
         # 1b. one process at batch 2 in one forward pass: the same draws, its own sums (rounding differs by
-        # ~1e-7). Detection training is discontinuous (top-k, NMS, IoU thresholds), so such differences
-        # grow once a proposal flips; the first two steps are compared.
-        run([train] + common + ["--schedule", "all:1:LR", "--steps-per-epoch", "2", "--validation-steps", "0",
+        # ~1e-7: e.g. a convolution over 2 images takes the Winograd path where one image takes im2col).
+        # Detection training is discontinuous (top-k, NMS over nearly tied scores at random init, IoU
+        # thresholds): after one update such differences can flip a proposal (seen: step 2's class loss
+        # 0.8 % apart), so only the first step, from identical weights, is held to rounding.
+        run([train] + common + ["--schedule", "all:1:LR", "--steps-per-epoch", "1", "--validation-steps", "0",
                                 "--set", "IMAGES_PER_GPU=2", "--out", tmp + "/batched"], env=env)
         worst = 0.0
-        for a, b in zip(history(tmp + "/batched"), h2):
+        batched = history(tmp + "/batched")
+        if len(batched) != 1:
+            fail("the batched run should have recorded 1 step, got %d" % len(batched))
+        for a, b in zip(batched, h2):
             for k in a:
                 if k.endswith("loss"):
                     worst = max(worst, abs(float(a[k]) - float(b[k])) / max(1.0, abs(float(a[k]))))
-        print("one process at batch 2 in one pass vs 2 ranks, first 2 steps: largest loss difference %.3g" % worst)
+        print("one process at batch 2 in one pass vs 2 ranks, first step: largest loss difference %.3g" % worst)
         if worst > TOL:
             fail("losses differ by %.3g > %g" % (worst, TOL))
 

@@ -18,7 +18,10 @@ std::vector<double> train(const std::string& kind, int steps, uint64_t seed) {
   g.params = model.named_parameters();
   std::unique_ptr<Optimizer> opt;
   if (kind == "sgd") {
-    g.lr = 0.05;
+    // 0.02: at 0.05 the loss still bounced between 0.4 and 1.0 after 100 steps, so rounding (the Winograd
+    // convolutions against im2col) moved the last 10 steps' mean from 0.21 to 0.76; at 0.02 it ends at
+    // 0.07-0.18 on every CPU path with and without Winograd
+    g.lr = 0.02;
     g.momentum = 0.9;
     opt = std::make_unique<SGD>(std::vector<ParamGroup>{g});
   } else {
@@ -55,7 +58,7 @@ TEST_CASE("shapes CNN learns with SGD and with Adam, deterministically") {
     const double end = tail_mean(a, 10);
     MESSAGE(kind << ": loss " << start << " -> " << end);
     CHECK(start > 0.9);   // about ln 3 at random initialization
-    CHECK(end < (kind == "sgd" ? 0.7 : 0.3));  // chance level is ln 3 = 1.0986
+    CHECK(end < (kind == "sgd" ? 0.4 : 0.3));  // chance level is ln 3 = 1.0986
   }
 }
 
