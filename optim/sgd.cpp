@@ -2,9 +2,12 @@
 #include "optim/sgd.h"
 
 #include <stdexcept>
+#include <type_traits>
 
 #include "kernels/multi_tensor/multi_tensor.h"
 #include "kernels/ops.h"
+#include "tensor/dispatch.h"
+#include "tensor/parallel.h"
 #ifdef MRC_WITH_CUDA
 #include "tensor/cuda/context.h"
 #endif
@@ -31,7 +34,71 @@ void SGD::validate(const ParamGroup& g) const {
     throw std::invalid_argument(where + "Nesterov momentum needs momentum > 0 and dampening = 0");
 }
 
+namespace {
+
+// The per-parameter path below in one pass over contiguous CPU tensors: the same operations in the same
+// order and precision per element (each op's rounding as the elementwise kernels do it: a + float(alpha) * b
+// for add with alpha != 1, x * T(s) for mul_ by a scalar), so the result is bit-identical; it
+// reads and writes each array once instead of four passes and a temporary.
+template <class T, bool Decay, bool Momentum, bool First, bool UnitDamp, bool Nesterov>
+void sgd_range(const ParamGroup& g, T* __restrict p, const T* __restrict grad, T* __restrict buf, int64_t n) {
+  const T wd = T(g.weight_decay), damp = T(1 - g.dampening), mom = T(g.momentum), neg_lr = T(-g.lr);
+  for (int64_t i = 0; i < n; ++i) {
+    T d = Decay ? T(grad[i] + wd * p[i]) : grad[i];
+    if constexpr (Momentum) {
+      T b = d;
+      if constexpr (!First) b = UnitDamp ? T(T(buf[i] * mom) + d) : T(T(buf[i] * mom) + damp * d);
+      buf[i] = b;
+      d = Nesterov ? T(d + mom * b) : b;
+    }
+    p[i] = T(p[i] + neg_lr * d);
+  }
+}
+
+template <class T>
+void sgd_step_cpu(const ParamGroup& g, T* p, const T* grad, T* buf, bool first, int64_t n) {
+  using Range = void (*)(const ParamGroup&, T*, const T*, T*, int64_t);
+  auto pick = [&](auto decay, auto unit_damp) -> Range {
+    if (g.momentum == 0) return sgd_range<T, decay(), false, false, false, false>;
+    if (first) return g.nesterov ? sgd_range<T, decay(), true, true, unit_damp(), true> : sgd_range<T, decay(), true, true, unit_damp(), false>;
+    return g.nesterov ? sgd_range<T, decay(), true, false, unit_damp(), true> : sgd_range<T, decay(), true, false, unit_damp(), false>;
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  const bool decay = g.weight_decay != 0, unit_damp = 1 - g.dampening == 1;
+  const Range range = decay ? (unit_damp ? pick(Yes{}, Yes{}) : pick(Yes{}, No{})) : (unit_damp ? pick(No{}, Yes{}) : pick(No{}, No{}));
+  parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) { range(g, p + i0, grad + i0, buf ? buf + i0 : nullptr, i1 - i0); });
+}
+
+// Whether sgd_step_cpu takes this parameter: contiguous CPU float tensors of one dtype and shape.
+bool fused_cpu(const Tensor& param, const Tensor& grad, const Tensor* buf) {
+  auto ok = [&](const Tensor& t) {
+    return t.device().is_cpu() && t.dtype() == param.dtype() && t.shape() == param.shape() && t.is_contiguous();
+  };
+  return (param.dtype() == DType::Float32 || param.dtype() == DType::Float64) && ok(param) && ok(grad) &&
+         (!buf || ok(*buf)) && (!buf || buf->storage() != param.storage()) && grad.storage() != param.storage();
+}
+
+}  // namespace
+
 void SGD::update(const ParamGroup& g, const Tensor& param, const Tensor& grad, SlotMap& state) {
+  {
+    auto it = state.find("momentum_buffer");
+    const bool first = g.momentum != 0 && it == state.end();
+    const Tensor* buf = g.momentum != 0 && !first ? &it->second : nullptr;
+    if (fused_cpu(param, grad, buf)) {
+      Tensor b = first ? Tensor::empty(param.shape(), param.dtype(), param.device()) : Tensor();
+      if (first) state["momentum_buffer"] = b;
+      else if (buf) b = *buf;
+      MRC_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
+        sgd_step_cpu<scalar_t>(g, param.data<scalar_t>(), grad.data<scalar_t>(),
+                               b.defined() ? b.data<scalar_t>() : nullptr, first, param.numel());
+      });
+      param.storage()->bump_version();
+      if (b.defined()) b.storage()->bump_version();
+      return;
+    }
+  }
   Tensor d_p = grad;
   if (g.weight_decay != 0) d_p = add(grad, param, g.weight_decay);
   if (g.momentum != 0) {

@@ -197,14 +197,15 @@ TEST_CASE("conv2d and conv_transpose2d: bad arguments name the op and the argume
                        doctest::Contains("groups (3)"), std::invalid_argument);
 }
 
-TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path (forward, input gradient) equals the direct sum within float32 error") {
+TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path (forward, input and weight gradients) equals the direct sum within float32 error") {
   struct C {
     Shape x;
     int64_t m, pad;
   };
-  // odd output sizes (partial tiles), padding 1 and 0, several images; each has >= 192 tiles (the path's minimum)
-  for (const C& c : {C{{2, 16, 21, 19}, 24, 1}, C{{1, 32, 30, 31}, 16, 0}, C{{5, 20, 13, 13}, 32, 1},
-                     C{{32, 16, 16, 16}, 32, 1}, C{{32, 32, 8, 8}, 32, 1}}) {  // the last two: the shapes CNN's
+  // odd output sizes (partial tiles), padding 1 and 0, several images; each has >= 192 tiles (the path's minimum);
+  // the fourth has 625, so the weight gradient sums two chunks of tile rows; the last two: the shapes CNN's
+  for (const C& c : {C{{2, 16, 21, 19}, 24, 1}, C{{1, 32, 30, 31}, 16, 0}, C{{5, 20, 13, 13}, 32, 1}, C{{1, 16, 50, 49}, 16, 1},
+                     C{{32, 16, 16, 16}, 32, 1}, C{{32, 32, 8, 8}, 32, 1}}) {
     CAPTURE(shape_str(c.x));
     Generator gen(8);
     const Tensor x = Tensor::uniform(c.x, -1, 1, &gen), w = Tensor::uniform({c.m, c.x[1], 3, 3}, -0.2, 0.2, &gen);
@@ -232,6 +233,26 @@ TEST_CASE("conv2d: the Winograd F(2x2, 3x3) path (forward, input gradient) equal
     }
     MESSAGE("input gradient, max error / max |grad|: Winograd " << gerr / gscale);
     CHECK(gerr <= 2e-6 * gscale);
+    // the weight gradient (Winograd F(3x3, 2x2)) against float64 autograd, beside the im2col GEMM's error
+    REQUIRE(cpu::winograd_backward_weight_applies(g));
+    auto weight_grad = [&](DType dt) {
+      const Tensor xl = x.to(dt).detach(), wl = w.to(dt).detach().requires_grad_();
+      conv2d(xl, wl, Tensor(), 1, c.pad).backward(gy.to(dt));
+      return wl.grad().to(DType::Float64).to_vector<double>();
+    };
+    const auto gw_want = weight_grad(DType::Float64), gw_wino = weight_grad(DType::Float32);
+    cpu::set_winograd_enabled(false);
+    const auto gw_gemm = weight_grad(DType::Float32);
+    cpu::set_winograd_enabled(true);
+    double wscale = 0, werr_wino = 0, werr_gemm = 0;
+    for (size_t i = 0; i < gw_want.size(); ++i) {
+      wscale = std::max(wscale, std::abs(gw_want[i]));
+      werr_wino = std::max(werr_wino, std::abs(gw_wino[i] - gw_want[i]));
+      werr_gemm = std::max(werr_gemm, std::abs(gw_gemm[i] - gw_want[i]));
+    }
+    MESSAGE("weight gradient, max error / max |grad|: Winograd " << werr_wino / wscale << ", im2col GEMM "
+                                                                 << werr_gemm / wscale);
+    CHECK(werr_wino <= 2e-6 * wscale);
     NoGradGuard ng;
     const auto wino = conv2d(x, w, Tensor(), 1, c.pad).to_vector<float>();
     cpu::set_winograd_enabled(false);

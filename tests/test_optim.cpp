@@ -379,6 +379,44 @@ TEST_CASE("split_weight_decay: no decay on biases, norm parameters and 1-D tenso
   CHECK(sgd.param_groups().size() == 2);
 }
 
+TEST_CASE("SGD on contiguous CPU tensors (one fused pass) equals the composed tensor ops bit for bit") {
+  // the composed ops are the per-parameter formula (torch.optim.SGD's single-tensor step) written out here
+  struct Case {
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov;
+  };
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const Case& c : {Case{0.05, 0.9, 0, 1e-2, false}, Case{0.05, 0.9, 0, 5e-3, true}, Case{0.1, 0, 0, 1e-3, false},
+                          Case{0.02, 0.8, 0.3, 0, false}, Case{0.01, 1.0, 0, 1, true}}) {
+      CAPTURE(std::string(dtype_name(dt)));
+      CAPTURE(c.momentum);
+      CAPTURE(c.nesterov);
+      Generator gen(5);
+      const Tensor init = Tensor::uniform({37, 53}, -1, 1, &gen).to(dt);
+      Tensor p = init.clone().requires_grad_(), want = init.clone(), buf;
+      SGD opt({{"p", p}}, {.lr = c.lr, .momentum = c.momentum, .dampening = c.dampening,
+                           .weight_decay = c.weight_decay, .nesterov = c.nesterov});
+      for (int step = 0; step < 3; ++step) {
+        const Tensor g = Tensor::uniform({37, 53}, -1, 1, &gen).to(dt);
+        p.set_grad(g);
+        opt.step();
+        Tensor d = c.weight_decay != 0 ? add(g, want, c.weight_decay) : g;
+        if (c.momentum != 0) {
+          if (step == 0)
+            buf = d.clone();
+          else
+            buf.mul_(c.momentum).add_(d, 1 - c.dampening);
+          d = c.nesterov ? add(d, buf, c.momentum) : buf;
+        }
+        want.add_(d, -c.lr);
+        const auto got_v = p.detach().to(DType::Float64).to_vector<double>(), want_v = want.to(DType::Float64).to_vector<double>();
+        int64_t differ = 0;
+        for (size_t i = 0; i < got_v.size(); ++i) differ += got_v[i] != want_v[i];
+        CHECK(differ == 0);
+      }
+    }
+}
+
 TEST_CASE("on CUDA: trajectories equal torch.optim and state survives a checkpoint (skipped without a GPU)") {
   if (!cuda_available()) {
     MESSAGE("no CUDA device: skipped");

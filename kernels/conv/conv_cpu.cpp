@@ -233,6 +233,8 @@ void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
 // or rows of gW when the columns are too few; each sums over all images and positions in order.
 template <class T>
 void backward_weight_impl(const ConvGeom& g, const T* x, const T* gout, T* gw) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_backward_weight_applies(g)) return winograd_backward_weight(g, x, gout, gw);
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg();
   const bool pw = g.pointwise();
   const int64_t threads = threads_for(2.0 * double(g.N * g.G) * double(Mg) * double(P) * double(K));

@@ -25,6 +25,10 @@ bool initial_enabled() {
 bool g_enabled = initial_enabled();
 
 constexpr int64_t kChunkTiles = 96;  // tiles per chunk: the GEMMs' column count; V and the products stay cache-sized
+// Weight gradient: tiles per chunk are the GEMMs' depth (longer sums per pass over the [16][M][C] sums), and the
+// fewest tiles that take the path
+constexpr int64_t kWeightChunkTiles = 512;
+constexpr int64_t kMinWeightTiles = 64;
 
 // U[xi * M * C + m * C + c] = (G g G^T)[xi] for each filter g = w[m, c] (3x3). One output channel's 16 values
 // per filter go to a small buffer first and then to the planes a row at a time: written straight, 16 stores
@@ -170,11 +174,37 @@ void write_row(const float* __restrict ye, const float* __restrict yo, int64_t w
     for (int64_t x = 0; x < width; ++x) row[x] = row[x] < 0.f ? 0.f : row[x];
 }
 
+// V[xi * C * T + c * T + t] = (B^T d B)[xi] of the input tiles of tile rows [q0, q1) (numbered over all images,
+// T = (q1 - q0) * tiles per row), channels [c0, c1). split holds 2 (2 (q1 - q0) + 2) (tw + 1) floats, bt 8 (tw + 1).
+void transform_input_tiles(const ConvGeom& g, const float* x, int64_t q0, int64_t q1, int64_t c0, int64_t c1,
+                           float* split, float* bt, float* V) {
+  const int64_t th = (g.OH + 1) / 2, tw = (g.OW + 1) / 2, n1 = tw + 1, T = (q1 - q0) * tw;
+  const int64_t split_rows = 2 * std::min(th, q1 - q0) + 2;
+  float* even = split;
+  float* odd = even + split_rows * n1;
+  // one tile row at a time, the arithmetic along the row
+  const int64_t vplane = g.C * T;
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t q = q0, next = q0, base = 0; q < q1; ++q) {
+      if (q == next) {  // split the rows that this image's tile rows in the chunk read
+        const int64_t image = q / th, last = std::min(q1, (image + 1) * th) - 1;
+        base = (q % th) * 2;
+        split_columns(g, x + (image * g.C + c) * g.H * g.W, base, (last % th) * 2 + 4, n1, even, odd);
+        next = last + 1;
+      }
+      const int64_t r0 = (q % th) * 2 - base;
+      for (int half = 0; half < 2; ++half)  // B^T d down the columns
+        rows_times_bt((half == 0 ? even : odd) + r0 * n1, n1, bt + half * 4 * n1);
+      for (int i = 0; i < 4; ++i)  // (B^T d) B along the row
+        row_times_b(bt + i * n1, bt + (4 + i) * n1, tw, vplane, V + (i * 4) * vplane + c * T + (q - q0) * tw);
+    }
+}
+
 }  // namespace
 
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
                       const float* residual, bool relu) {
-  const int64_t C = g.C, M = g.M, H = g.H, W = g.W, OH = g.OH, OW = g.OW;
+  const int64_t C = g.C, M = g.M, OH = g.OH, OW = g.OW;
   const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, rows = g.N * th;  // tile rows, numbered over all images
   const int64_t rows_per_chunk = std::max<int64_t>(1, (kChunkTiles + tw - 1) / tw);
   const int64_t n1 = tw + 1, split_rows = 2 * std::min(th, rows_per_chunk) + 2;  // split_columns' sizes
@@ -194,25 +224,7 @@ void winograd_forward(const ConvGeom& g, const float* x, const float* w, const f
       split.resize(size_t(2 * split_rows * n1));
       bt.resize(size_t(8 * n1));
       Y.resize(std::max(Y.size(), size_t(4 * T)));
-      float* even = split.data();
-      float* odd = even + split_rows * n1;
-      // input tiles -> V = B^T d B, one tile row at a time, the arithmetic along the row
-      const int64_t vplane = C * T;
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t q = q0, next = q0, base = 0; q < q1; ++q) {
-          if (q == next) {  // split the rows that this image's tile rows in the chunk read
-            const int64_t image = q / th, last = std::min(q1, (image + 1) * th) - 1;
-            base = (q % th) * 2;
-            split_columns(g, x + (image * C + c) * H * W, base, (last % th) * 2 + 4, n1, even, odd);
-            next = last + 1;
-          }
-          const int64_t r0 = (q % th) * 2 - base;
-          for (int half = 0; half < 2; ++half)  // B^T d down the columns
-            rows_times_bt((half == 0 ? even : odd) + r0 * n1, n1, bt.data() + half * 4 * n1);
-          for (int i = 0; i < 4; ++i)  // (B^T d) B along the row
-            row_times_b(bt.data() + i * n1, bt.data() + (4 + i) * n1, tw, vplane,
-                        V.data() + (i * 4) * vplane + c * T + (q - q0) * tw);
-        }
+      transform_input_tiles(g, x, q0, q1, 0, C, split.data(), bt.data(), V.data());
       for (int64_t xi = 0; xi < 16; ++xi)
         gemm<float>(false, false, M, T, C, U + xi * M * C, C, V.data() + xi * C * T, T, P.data() + xi * M * T, T,
                     false);
@@ -232,6 +244,109 @@ void winograd_forward(const ConvGeom& g, const float* x, const float* w, const f
         }
       }
     }
+  });
+}
+
+
+namespace {
+
+// z[xi * plane + tx] = (A y A^T)[xi] of the 2x2 output-gradient tiles of one tile row: rows y0 and y1 (null past
+// the last output row), each `width` long (a missing last column is 0). e0, o0, e1, o1 hold tw floats each.
+void grad_tiles_times_a(const float* y0, const float* y1, int64_t width, int64_t tw, int64_t plane, float* __restrict e0,
+                        float* __restrict o0, float* __restrict e1, float* __restrict o1, float* __restrict z) {
+  for (int64_t tx = 0; tx < width / 2; ++tx) {
+    e0[tx] = y0[2 * tx];
+    o0[tx] = y0[2 * tx + 1];
+  }
+  if (width % 2) e0[tw - 1] = y0[width - 1], o0[tw - 1] = 0.f;
+  if (y1) {
+    for (int64_t tx = 0; tx < width / 2; ++tx) {
+      e1[tx] = y1[2 * tx];
+      o1[tx] = y1[2 * tx + 1];
+    }
+    if (width % 2) e1[tw - 1] = y1[width - 1], o1[tw - 1] = 0.f;
+  } else {
+    std::fill(e1, e1 + tw, 0.f);
+    std::fill(o1, o1 + tw, 0.f);
+  }
+  for (int64_t tx = 0; tx < tw; ++tx) {
+    // A y down the two rows: y0, y0 + y1, y0 - y1, -y1; then each row times A^T along the two columns
+    const float ae[4] = {e0[tx], e0[tx] + e1[tx], e0[tx] - e1[tx], -e1[tx]};
+    const float ao[4] = {o0[tx], o0[tx] + o1[tx], o0[tx] - o1[tx], -o1[tx]};
+    for (int i = 0; i < 4; ++i) {
+      z[(i * 4 + 0) * plane + tx] = ae[i];
+      z[(i * 4 + 1) * plane + tx] = ae[i] + ao[i];
+      z[(i * 4 + 2) * plane + tx] = ae[i] - ao[i];
+      z[(i * 4 + 3) * plane + tx] = -ao[i];
+    }
+  }
+}
+
+// gw[(m * C + c) * 9 + k] = (G^T s G)[k] of the 16 sums s[xi * M * C + m * C + c], for c < C.
+void sums_times_g(const float* __restrict s, int64_t plane, int64_t C, float* __restrict gw) {
+  for (int64_t c = 0; c < C; ++c) {
+    float t[3][4];  // G^T s: rows 0..3 of s combined into 3
+    for (int j = 0; j < 4; ++j) {
+      const float s0 = s[(0 * 4 + j) * plane + c], s1 = s[(1 * 4 + j) * plane + c];
+      const float s2 = s[(2 * 4 + j) * plane + c], s3 = s[(3 * 4 + j) * plane + c];
+      t[0][j] = s0 + 0.5f * (s1 + s2);
+      t[1][j] = 0.5f * (s1 - s2);
+      t[2][j] = 0.5f * (s1 + s2) + s3;
+    }
+    float* out = gw + c * 9;
+    for (int i = 0; i < 3; ++i) {  // (G^T s) G
+      out[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+      out[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+      out[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_backward_weight_applies(const ConvGeom& g) {
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  return g_enabled && g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1 &&
+         g.C >= 16 && g.M >= 16 && tiles >= kMinWeightTiles;
+}
+
+void winograd_backward_weight(const ConvGeom& g, const float* x, const float* grad_out, float* grad_w) {
+  const int64_t C = g.C, M = g.M, OH = g.OH, OW = g.OW;
+  const int64_t th = (OH + 1) / 2, tw = (OW + 1) / 2, rows = g.N * th;  // tile rows, numbered over all images
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (kWeightChunkTiles + tw - 1) / tw);
+  const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  const int64_t max_t = std::min(rows, rows_per_chunk) * tw;
+  // grow-only buffers of the calling thread, shared with the workers through pointers: the chunk's transformed
+  // inputs [16][C][T] and output gradients [16][M][T], and the 16 sums over all chunks [16][M][C]
+  thread_local std::vector<float> Vbuf, Zbuf, Sbuf;
+  Vbuf.resize(std::max(Vbuf.size(), size_t(16 * C * max_t)));
+  Zbuf.resize(std::max(Zbuf.size(), size_t(16 * M * max_t)));
+  Sbuf.resize(std::max(Sbuf.size(), size_t(16 * M * C)));
+  float *V = Vbuf.data(), *Z = Zbuf.data(), *S = Sbuf.data();
+  // every sum runs over the chunks in order with chunk sizes fixed by the shapes: the same result on any thread count
+  for (int64_t k = 0; k < chunks; ++k) {
+    const int64_t q0 = k * rows_per_chunk, q1 = std::min(rows, q0 + rows_per_chunk), T = (q1 - q0) * tw;
+    parallel_for(C + M, 1, [&](int64_t j0, int64_t j1) {  // items < C: input channels; the rest: output channels
+      thread_local std::vector<float> split, bt, eo;
+      split.resize(size_t(2 * (2 * std::min(th, q1 - q0) + 2) * (tw + 1)));
+      bt.resize(size_t(8 * (tw + 1)));
+      eo.resize(size_t(4 * tw));
+      if (j0 < C) transform_input_tiles(g, x, q0, q1, j0, std::min(j1, C), split.data(), bt.data(), V);
+      for (int64_t m = std::max(j0, C) - C; m < j1 - C; ++m)
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t n = q / th, oy = (q % th) * 2;
+          const float* y0 = grad_out + ((n * M + m) * OH + oy) * OW;
+          grad_tiles_times_a(y0, oy + 1 < OH ? y0 + OW : nullptr, OW, tw, M * T, eo.data(), eo.data() + tw,
+                             eo.data() + 2 * tw, eo.data() + 3 * tw, Z + m * T + (q - q0) * tw);
+        }
+    });
+    parallel_for(16, 1, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)
+        gemm<float>(false, true, M, C, T, Z + xi * M * T, T, V + xi * C * T, T, S + xi * M * C, C, k > 0);
+    });
+  }
+  parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) sums_times_g(S + m * C, M * C, C, grad_w + m * C * 9);
   });
 }
 

@@ -11,7 +11,8 @@
 // 205 -> 115-129; 256 channels at 128x128 162 -> 110, at 64x64 41 -> 29, at 32x32 10.0 -> 8.1; 64 channels at
 // 128x128 14.2 -> 12.2; 128 at 64x64 11.7 -> 9.0). MRC_WINOGRAD=0 switches it off; gemm_flops() counts its
 // smaller GEMMs (2.25x fewer multiplies), not the direct convolution's work. The input gradient of the same
-// convolutions takes this path too (winograd_backward_input); the weight gradient stays on im2col + GEMM.
+// convolutions takes this path too (winograd_backward_input), and so does their weight gradient
+// (winograd_backward_weight).
 #pragma once
 #include "kernels/conv/im2col.h"
 
@@ -32,5 +33,13 @@ void winograd_forward(const ConvGeom& g, const float* x, const float* w, const f
 bool winograd_backward_input_applies(const ConvGeom& g);
 // grad_x [N, C, H, W] from grad_out [N, M, OH, OW] and w [M, C, 3, 3].
 void winograd_backward_input(const ConvGeom& g, const float* grad_out, const float* w, float* grad_x);
+
+// The weight gradient by the same algorithm transposed (Winograd F(3x3, 2x2)): each 4x4 input tile's B^T d B
+// times each 2x2 output-gradient tile's A y A^T, summed over the tiles by 16 GEMMs of [M x tiles] * [tiles x C],
+// then gw = G^T s G per filter (2.25x fewer multiplies than grad_out * im2col^T).
+// Whether it takes this convolution's weight gradient.
+bool winograd_backward_weight_applies(const ConvGeom& g);
+// grad_w [M, C, 3, 3] from x [N, C, H, W] and grad_out [N, M, OH, OW].
+void winograd_backward_weight(const ConvGeom& g, const float* x, const float* grad_out, float* grad_w);
 
 }  // namespace mrc::cpu
