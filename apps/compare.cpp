@@ -36,9 +36,7 @@ int main(int argc, char** argv) {
       if (histories.back().empty()) throw std::runtime_error(r + "/epochs.csv: no epoch recorded yet");
     }
     data::StagedDir staged(out, overwrite);
-    std::vector<std::string> losses{"loss"};
-    losses.insert(losses.end(), maskrcnn::kLossNames.begin(), maskrcnn::kLossNames.end());
-    for (const std::string& loss : losses)
+    for (const std::string& loss : train::comparable_loss_columns())
       train::write_comparison_png((fs::path(staged.path()) / (loss + ".png")).string(), names, histories, loss);
     staged.commit();
     std::printf("%-20s %6s %10s %10s %10s %10s\n", "run", "epochs", "loss", "val_loss", "val_mask", "mask AP50");
@@ -52,7 +50,7 @@ int main(int argc, char** argv) {
       }
       auto val = [&](const std::string& k) { return last.val.count(k) ? last.val.at(k) : -1.0; };
       std::printf("%-20s %6lld %10.4f %10.4f %10.4f %10s\n", names[i].c_str(), (long long)last.epoch, last.train.at("loss"),
-                  val("loss"), val("mrcnn_mask_loss"), ap50 >= 0 ? std::to_string(ap50).substr(0, 6).c_str() : "-");
+                  val("loss"), val(train::unweighted_name("mrcnn_mask_loss")), ap50 >= 0 ? std::to_string(ap50).substr(0, 6).c_str() : "-");
     }
     std::printf("wrote %s: loss.png and one chart per loss\n", out.c_str());
     return 0;

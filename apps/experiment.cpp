@@ -165,8 +165,7 @@ double json_metric(const fs::path& file, const char* kind, const char* key) {
 
 // The report over every run that has an epochs.csv.
 void write_report(const Sweep& s, const std::vector<RunSpec>& runs, const fs::path& out) {
-  std::vector<std::string> losses = {"loss"};
-  losses.insert(losses.end(), maskrcnn::kLossNames.begin(), maskrcnn::kLossNames.end());
+  const std::vector<std::string> losses = train::comparable_loss_columns();
   struct VariantData {
     std::string name;
     std::vector<std::vector<train::EpochRecord>> seeds;

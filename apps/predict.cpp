@@ -28,6 +28,7 @@
 #include "tensor/parallel.h"
 #include "tensor/precision.h"
 #include "tensor/profile.h"
+#include "train/gpu_switches.h"
 #include "train/predict.h"
 #include "train/run_folder.h"
 
@@ -74,7 +75,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Segment photos or video frames with a trained Mask R-CNN; overlays, detections JSON and timing"};
-  std::string run_dir, checkpoint, config_path, classes_path, out_dir, device_name = "cpu", raw_size, data_json, images, precision;
+  std::string run_dir, checkpoint, config_path, classes_path, out_dir, device_name = "cpu", raw_size, data_json, images, precision,
+      gpu_switch_list;
   data::DatasetOptions dopt;
   std::vector<std::string> inputs;
   double min_score = 0.5;
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu or cuda[:N]");
   app.add_option("--precision", precision, "conv/GEMM math: fp32, tf32 or bf16 (CUDA only; default: the config's "
                                            "PRECISION on CUDA, fp32 on the CPU)");
+  app.add_option("--gpu-switches", gpu_switch_list, "comma-separated fast paths to turn on, unverified on a GPU (README: GPU "
+                                                    "switches): cuda_graphs, fused_conv_epilogue, cudnn_benchmark");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--raw-size", raw_size, "size WxH of the raw RGB24 frames read from '-' (standard input), e.g. "
                                         "ffmpeg -i video.mp4 -f rawvideo -pix_fmt rgb24 - | mrc-predict ... --raw-size 1280x720 -");
@@ -113,6 +117,7 @@ int main(int argc, char** argv) {
     const Device device = Device::parse(device_name);
     if (inputs.empty() && data_json.empty()) throw std::runtime_error("nothing to segment: give photos, folders, videos, - or --data");
     if (!precision.empty()) set_precision(parse_precision(precision, "--precision"), device, "--precision");
+    train::enable_gpu_switches(gpu_switch_list, device);
     const std::vector<std::string> files = expand_inputs(inputs);
     if (std::find(files.begin(), files.end(), "-") != files.end())  // checked before the model loads
       data::parse_frame_size(raw_size, "--raw-size (needed to read frames from '-')");

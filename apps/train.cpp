@@ -27,6 +27,7 @@
 #include "tensor/serialize.h"
 #include "tensor/atomic_file.h"
 #include "train/distributed.h"
+#include "train/gpu_switches.h"
 #include "train/inputs.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train Mask R-CNN on a VIA or COCO dataset (the Keras study's phases, losses and config names)"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --optimizer overrides
   std::string train_json, train_images, val_json, val_images, config_path, weights, preset;
-  std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu", precision;
+  std::string schedule_text, optimizer, augment, out_dir, resume, device_name = "cpu", precision, gpu_switch_list;
   std::vector<std::string> sets;
   double val_fraction = 0.2;
   int64_t study_epochs = 0, steps_per_epoch = 0, validation_steps = -1;
@@ -134,6 +135,9 @@ int main(int argc, char** argv) {
   app.add_flag("--class-balanced", class_balanced, "draw photos weighted by their rarest class");
   app.add_option("--device", device_name, "cpu or cuda[:N] (under mpirun, plain cuda: cuda:<the rank's place on its machine>)");
   app.add_option("--precision", precision, "conv/GEMM math: fp32, tf32 or bf16 (CUDA only; default: the config's PRECISION)");
+  app.add_option("--gpu-switches", gpu_switch_list, "comma-separated fast paths to turn on, unverified on a GPU (README: GPU "
+                                                    "switches): multi_tensor_optim, device_samplers, fused_conv_epilogue, "
+                                                    "cudnn_benchmark, roi_align_deterministic");
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--workers", workers, "loader threads")->check(CLI::PositiveNumber);
   app.add_option("--micro-batches", micro_batches, "gradient accumulation: each step takes K x IMAGES_PER_GPU photos (per "
@@ -164,6 +168,7 @@ int main(int argc, char** argv) {
     if (threads <= 0 && dist.local_size() > 1) set_num_threads(std::max(1, num_threads() / dist.local_size()));  // share the cores
     Device device = Device::parse(device_name);
     if (device.is_cuda() && device_name == "cuda" && dist.size() > 1) device = Device::cuda(dist.local_rank());  // a GPU per rank
+    train::enable_gpu_switches(gpu_switch_list, device);
     const bool resuming = app.count("--resume") > 0;
     if (resuming && resume.empty()) resume = "last";
     if (resuming && overwrite) throw std::runtime_error("--resume and --overwrite: choose one");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/conv/conv_fused.h"
 #include "kernels/ops.h"
 #include "layers/init.h"
 
@@ -42,6 +43,12 @@ Tensor Conv2d::forward(const Tensor& x) {
   const auto& o = options;
   return conv2d(x, weight, bias, Int2(o.stride[0], o.stride[1]), Int2(o.padding[0], o.padding[1]),
                 Int2(o.dilation[0], o.dilation[1]), o.groups);
+}
+
+Tensor Conv2d::forward_relu(const Tensor& x) {
+  const auto& o = options;
+  return conv2d_fused(x, weight, bias, Tensor(), true, Int2(o.stride[0], o.stride[1]), Int2(o.padding[0], o.padding[1]),
+                      Int2(o.dilation[0], o.dilation[1]), o.groups);
 }
 
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o, Generator* gen) : options(o) {

@@ -24,6 +24,8 @@ class Conv2d : public UnaryModule {
   Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t padding = 0, bool bias = true,
          Generator* gen = nullptr, int64_t dilation = 1, int64_t groups = 1);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) with the ReLU in the convolution's epilogue (kernels/conv/conv_fused.h): one pass over memory.
+  Tensor forward_relu(const Tensor& x);
   std::string type_name() const override { return "Conv2d"; }
   Conv2dOptions options;
   Tensor weight, bias;  // [out, in/groups, kh, kw], [out] (undefined without bias)

@@ -24,6 +24,9 @@ class Adam : public Optimizer {
   Adam(std::string type, std::vector<ParamGroup> groups);
   void update(const ParamGroup& g, const Tensor& param, const Tensor& grad, SlotMap& state) override;
   void validate(const ParamGroup& g) const override;
+  // With kernels::set_multi_tensor_optim on and every parameter with a gradient a contiguous float32
+  // tensor of one device: one pass over all of them (the CUDA kernel, or its CPU twin on the CPU).
+  bool update_group(const ParamGroup& g, std::map<std::string, SlotMap>& state) override;
   std::vector<std::pair<std::string, bool>> slots() const override {
     return {{"step", false}, {"exp_avg", true}, {"exp_avg_sq", true}, {"max_exp_avg_sq", true}};
   }

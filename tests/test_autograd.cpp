@@ -1,5 +1,5 @@
-// Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors;
-// gradient checks of the reduction ops and of the differentiable views, and of gradcheck itself.
+// Autograd engine: accumulation across uses, topological order, no-grad, detach, and its errors; checks of
+// gradcheck itself (the ops' gradient checks are entries of the op table, tests/ops/*.def).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -84,28 +84,8 @@ TEST_CASE("clear errors") {
   }
 }
 
-// The elementwise ops' gradient checks live in the op table (tests/ops/elementwise.def, test_op_table).
-
-TEST_CASE("gradcheck: reductions and views") {
-  for (uint64_t seed : {7, 8, 9}) {
-    Generator gen(seed);
-    Tensor x = rand_leaf({2, 3, 4}, gen);
-    Tensor xt = rand_leaf_transposed({3, 4}, gen);
-    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {1}); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {0, 2}, true); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return mean(v[0], {-1}); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return max(v[0], 1).first; }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return min(v[0], 2, true).first; }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return max(v[0]); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return sum(v[0], {0}); }, {xt});
-    gradcheck([](const std::vector<Tensor>& v) { return norm(v[0]); }, {xt});
-    gradcheck([](const std::vector<Tensor>& v) { return v[0].permute({2, 0, 1}).reshape({4, 6}); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return v[0].narrow(1, 1, 2).select(2, 3); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return v[0].slice(2, 0, 4, 2); }, {x});
-    gradcheck([](const std::vector<Tensor>& v) { return v[0].unsqueeze(1).expand({3, 5, 4}); }, {xt});
-    gradcheck([](const std::vector<Tensor>& v) { return v[0].contiguous().view({12}); }, {xt});
-  }
-}
+// The gradient checks of the elementwise ops, reductions and views are entries of the op table (tests/ops/*.def,
+// test_op_table).
 
 // The layout runs of gradcheck must catch kernels that ignore strides. Two deliberately broken ops, each
 // correct on a contiguous tensor at offset 0: the checks must fail (doctest::should_fail).

@@ -53,7 +53,7 @@ TEST_CASE("mrc-experiment: runs, resumes, Slurm script, report with charts and t
   CHECK(html.find("<table id=\"final\">") != std::string::npos);
   CHECK(html.find("<td>adam</td><td>2</td>") != std::string::npos);
   CHECK(html.find("<table id=\"differences\">") != std::string::npos);
-  for (const char* png : {"train_loss.png", "val_loss.png", "train_mrcnn_mask_loss.png", "val_mask_AP50.png"}) {
+  for (const char* png : {"train_loss.png", "val_loss.png", "train_mrcnn_mask_loss_unweighted.png", "val_mask_AP50.png"}) {
     CAPTURE(png);
     CHECK(html.find(std::string("charts/") + png) != std::string::npos);
     CHECK(data::decode_image((d / "exp/charts" / png).string()).width == 800);

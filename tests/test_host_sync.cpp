@@ -111,4 +111,15 @@ TEST_CASE("one training step of the trainer: reads counted and under budget") {
   // in the step fails here (raise the budget only with a reason; lower it as the samplers move to the device).
   CHECK(per_step > 0);
   CHECK(per_step <= 25);
+
+  // The device samplers (maskrcnn::set_device_samplers): the RPN reads neither the labels (one read per
+  // image) nor the count of its sampled anchors (two reads); the ROI heads read no labels (one per image), no
+  // count of sampled proposals (one per image), of positives (one) or of mask-head positives (one per image)
+  // (a run of one step with them: the rest of the run reads as before, so the difference is the step's drop)
+  maskrcnn::set_device_samplers(true);
+  const int64_t one_dev = reads_of_run(1, "one_dev");
+  maskrcnn::set_device_samplers(false);
+  const int64_t drop = one - one_dev, images = c.IMAGES_PER_GPU;
+  MESSAGE("with the device samplers: " << per_step - drop << " reads per training step (" << images << " images per step)");
+  CHECK(drop == 4 * images + 3);
 }

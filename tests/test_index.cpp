@@ -1,12 +1,10 @@
-// Indexing ops: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_index.py)
-// and the errors for bad arguments.
+// Indexing ops: hand-computed values and the errors for bad arguments; the float64 gradient checks and the
+// torch comparisons are entries of the op table (tests/ops/index.def, views.def).
 #include <doctest/doctest.h>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
 #include "tensor/parallel.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -91,76 +89,7 @@ TEST_CASE("scatter_add and index_add give the same bits with 1 and 2 threads") {
   CHECK(a1 == a2);
 }
 
-TEST_CASE("gradcheck: indexing ops") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({3, 4}, gen), xt = rand_leaf_transposed({3, 4}, gen);
-    const Tensor src = rand_leaf({5, 4}, gen), src_t = rand_leaf_transposed({3, 5}, gen);
-    const Tensor i5 = Tensor::randint(0, 3, {5}, &gen), i_g = Tensor::randint(0, 4, {3, 6}, &gen);
-    const Tensor i_s = Tensor::randint(0, 3, {5, 4}, &gen);
-    for (const Tensor& in : {x, xt}) {
-      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 0, i5); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return index_select(v[0], 1, i_g.select(0, 0)); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return gather(v[0], 1, i_g); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 0, i_s, v[1]); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return index_add(v[0], 0, i5, v[1]); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return masked_fill(v[0], gt(v[0].detach(), 0.2), 3.0); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return boolean_mask(v[0], u8({1, 0, 1}, {3})); }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return cat({v[0], v[1].narrow(0, 1, 2)}, 0); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return stack({v[0], v[0] * 2.0, v[1].narrow(0, 0, 3)}, 1); }, {in, src});
-      gradcheck([&](const std::vector<Tensor>& v) { return split(v[0], 3, 1)[1] * split(v[0], std::vector<int64_t>{1, 2}, 0)[0]; }, {in});
-      gradcheck([&](const std::vector<Tensor>& v) { return chunk(v[0], 2, 1)[1]; }, {in});
-    }
-    // scatter_add with a non-contiguous src and an index narrower than src
-    gradcheck([&](const std::vector<Tensor>& v) { return scatter_add(v[0], 1, i_g.narrow(1, 0, 4).narrow(0, 0, 3), v[1]); }, {x, src_t});
-    gradcheck([&](const std::vector<Tensor>& v) { return index_copy(v[0], 1, i64({3, 0}, {2}), v[1]); },
-              {x, rand_leaf({3, 2}, gen)});
-  }
-}
-
-TEST_CASE("indexing ops match torch") {
-  const TorchRefs ref("index.safetensors");
-  auto grads = [&](const std::string& name, const Tensor& out, const std::vector<std::pair<std::string, Tensor>>& ins) {
-    ref.check(name, out, ins);
-  };
-  {
-    Tensor x = ref("index_select.x", true);
-    grads("index_select", index_select(x, 1, ref("index_select.index")), {{"x", x}});
-  }
-  {
-    Tensor x = ref("gather.x", true);
-    grads("gather", gather(x, 1, ref("gather.index")), {{"x", x}});
-  }
-  {
-    Tensor x = ref("scatter_add.x", true), s = ref("scatter_add.src", true);
-    grads("scatter_add", scatter_add(x, 0, ref("scatter_add.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor x = ref("index_add.x", true), s = ref("index_add.src", true);
-    grads("index_add", index_add(x, 0, ref("index_add.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor x = ref("index_copy.x", true), s = ref("index_copy.src", true);
-    grads("index_copy", index_copy(x, 1, ref("index_copy.index"), s), {{"x", x}, {"src", s}});
-  }
-  {
-    Tensor a = ref("cat.a", true), b = ref("cat.b", true), c = ref("cat.c", true);
-    grads("cat", cat({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
-  }
-  {
-    Tensor a = ref("stack.a", true), b = ref("stack.b", true), c = ref("stack.c", true);
-    grads("stack", stack({a, b, c}, 1), {{"a", a}, {"b", b}, {"c", c}});
-  }
-  {
-    Tensor x = ref("masked_fill.x", true);
-    grads("masked_fill", masked_fill(x, ref("masked_fill.mask"), -2.5), {{"x", x}});
-  }
-  {
-    Tensor x = ref("boolean_mask.x", true);
-    grads("boolean_mask", boolean_mask(x, ref("boolean_mask.mask")), {{"x", x}});
-  }
-  CHECK(nonzero(ref("nonzero.x")).to_vector<int64_t>() == ref("nonzero.out").to_vector<int64_t>());
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("indexing ops reject bad arguments") {
   const Tensor x = Tensor::ones({3, 4});

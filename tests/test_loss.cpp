@@ -1,13 +1,11 @@
-// Losses: hand-computed values, float64 gradient checks, torch parity (tests/fixtures/test_loss.py)
-// and bad arguments.
+// Losses: hand-computed values and bad arguments (gradient checks and torch parity: the op table,
+// tests/ops/loss.def).
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -61,54 +59,7 @@ TEST_CASE("binary_cross_entropy_with_logits, smooth_l1, l1 by hand") {
   CHECK(std::isnan(l1_loss(Tensor::zeros({0}), Tensor::zeros({0})).item<float>()));  // as torch
 }
 
-TEST_CASE("gradcheck: losses") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({5, 4}, gen, -2, 2), xt = rand_leaf_transposed({5, 4}, gen, -2, 2);
-    const Tensor target = Tensor::from_vector(std::vector<int64_t>{0, 3, -100, 2, 1});
-    const Tensor w = rand_leaf({4}, gen, 0.5, 2);
-    for (const Tensor& in : {x, xt}) {
-      for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
-        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, v[1], -100, r); }, {in, w});
-        gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], target, Tensor(), -100, r); }, {in});
-      }
-      const Tensor t = Tensor::uniform({5, 4}, 0, 1, &gen, DType::Float64).requires_grad_();
-      const Tensor y = rand_leaf({5, 4}, gen, -2, 2);
-      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1]); }, {in, t});
-      gradcheck([&](const std::vector<Tensor>& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); },
-                {in, t, w});
-      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.5); }, {in, y});
-      gradcheck([&](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::None); }, {in, y});
-      gradcheck([&](const std::vector<Tensor>& v) { return l1_loss(v[0], v[1], Reduction::Sum); }, {in, y});
-    }
-    const Tensor x4 = rand_leaf({2, 3, 2, 2}, gen, -2, 2);
-    const Tensor t4 = Tensor::randint(0, 3, {2, 2, 2}, &gen);
-    gradcheck([&](const std::vector<Tensor>& v) { return cross_entropy(v[0], t4); }, {x4});
-  }
-}
-
-TEST_CASE("losses match torch") {
-  const TorchRefs refs("loss.safetensors");
-  auto check = [&](const std::string& name, const std::vector<std::string>& args, auto fn) {
-    refs.check_op(name, args, fn, /*all_grads=*/false, {.weight = "wout"});
-  };
-  using V = std::vector<Tensor>;
-  check("ce_weight_mean", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2]); });
-  check("ce_mean", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
-  check("ce_weight_sum", {"x", "target", "weight"}, [](const V& v) { return cross_entropy(v[0], v[1], v[2], -100, Reduction::Sum); });
-  check("ce_none", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), -100, Reduction::None); });
-  check("ce_spatial", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1]); });
-  check("ce_ignore2", {"x", "target"}, [](const V& v) { return cross_entropy(v[0], v[1], Tensor(), 2); });
-  check("bce_mean", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1]); });
-  check("bce_weight_sum", {"x", "target", "weight"},
-        [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], v[2], Reduction::Sum); });
-  check("bce_none", {"x", "target"}, [](const V& v) { return binary_cross_entropy_with_logits(v[0], v[1], Tensor(), Reduction::None); });
-  check("smooth_l1_mean", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0 / 9); });
-  check("smooth_l1_beta0_sum", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 0.0, Reduction::Sum); });
-  check("smooth_l1_none", {"x", "y"}, [](const V& v) { return smooth_l1_loss(v[0], v[1], 1.0, Reduction::None); });
-  check("l1_mean", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1]); });
-  check("l1_sum", {"x", "y"}, [](const V& v) { return l1_loss(v[0], v[1], Reduction::Sum); });
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("losses reject bad arguments") {
   const Tensor x = Tensor::zeros({3, 4});

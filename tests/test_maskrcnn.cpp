@@ -317,6 +317,48 @@ TEST_CASE("training: five named losses, gradients only where trainable, reproduc
   CHECK(std::count_if(picked.begin(), picked.end(), [](int64_t v) { return v >= 1; }) >= 2);  // every GT box is positive
 }
 
+TEST_CASE("device samplers: the masked and fixed-size losses equal the gathered ones for the same picks, gradients too") {
+  // the same picks through a hook (the balanced sampler from a generator per stage and image); the switch then
+  // changes only how the losses are formed: masked RPN losses, fixed-size ROI rows and mask-head rows
+  Config c = small_config();
+  auto [images, targets] = random_batch(2);
+  auto run = [&, &images = images, &targets = targets](bool device) {
+    MaskRCNN m(c);
+    m.train();
+    m.sampler_hook = [&c](SamplerStage stage, int64_t i, const Tensor& labels, const Tensor&) {
+      Generator g(uint64_t(100 + 10 * int(stage) + i));
+      return stage == SamplerStage::Rpn ? balanced_sample(labels, c.RPN_TRAIN_ANCHORS_PER_IMAGE, c.RPN_POSITIVE_RATIO, g)
+                                        : balanced_sample(labels, c.TRAIN_ROIS_PER_IMAGE, c.ROI_POSITIVE_RATIO, g);
+    };
+    set_device_samplers(device);
+    const Losses l = m.forward_train(images, targets);
+    set_device_samplers(false);
+    l.total.backward();
+    std::map<std::string, Tensor> grads;
+    for (const auto& [k, p] : m.named_parameters())
+      if (p.grad().defined()) grads[k] = p.grad();
+    return std::pair{l, grads};
+  };
+  const auto [plain, g_plain] = run(false);
+  const auto [device, g_device] = run(true);
+  for (const auto& n : kLossNames) {
+    CAPTURE(n);
+    const double a = plain.by_name.at(n).item_double(), b = device.by_name.at(n).item_double();
+    CHECK(a > 0);
+    CHECK(b == doctest::Approx(a).epsilon(1e-5));
+  }
+  REQUIRE(g_plain.size() == g_device.size());
+  for (const char* k : {"rpn.head.conv.0.0.weight", "roi_heads.box_predictor.cls_score.weight",
+                        "roi_heads.box_predictor.bbox_pred.weight", "roi_heads.mask_predictor.mask_fcn_logits.weight",
+                        "backbone.fpn.layer_blocks.0.0.weight"}) {
+    CAPTURE(k);
+    REQUIRE(g_plain.count(k));
+    const double scale = norm(g_plain.at(k)).item_double();
+    CHECK(scale > 0);
+    CHECK(norm(sub(g_device.at(k), g_plain.at(k))).item_double() <= 1e-4 * scale);
+  }
+}
+
 TEST_CASE("inference: detections in the photos' own coordinates, masks pasted at their size") {
   Config c = small_config();
   MaskRCNN m(c);
@@ -339,6 +381,18 @@ TEST_CASE("inference: detections in the photos' own coordinates, masks pasted at
       CHECK(b[size_t(4 * k + 2)] <= float(images[i].size(2)) + 1e-3f);
       CHECK(b[size_t(4 * k + 3)] <= float(images[i].size(1)) + 1e-3f);
     }
+  }
+  // untraced, the RPN's and the mask head's conv -> ReLU run fused (one pass); the ReLU on the finished sum
+  // is the same arithmetic, so the detections equal the traced run's (separate ops) exactly
+  Trace trace;
+  m.trace = &trace;
+  const auto traced = m.detect(images);
+  m.trace = nullptr;
+  REQUIRE(trace.count("relu.mask_head.3") == 1);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(dets[i].boxes.to_vector<float>() == traced[i].boxes.to_vector<float>());
+    CHECK(dets[i].scores.to_vector<float>() == traced[i].scores.to_vector<float>());
+    CHECK(dets[i].masks.to_vector<float>() == traced[i].masks.to_vector<float>());
   }
   CHECK(test::error_of([&] { m.forward_train(images, targets); }).find("eval mode") != std::string::npos);
 }

@@ -4,7 +4,11 @@
 #include <doctest/doctest.h>
 
 #include "detection_test_util.h"
+#include <cmath>
+
 #include "kernels/box_ops/box_ops.h"
+#include "kernels/box_ops/box_ops_op.h"
+#include "tensor/host_sync.h"
 
 using namespace mrc;
 using namespace mrc::kernels;
@@ -90,4 +94,87 @@ TEST_CASE("balanced sampler replays torchvision's draws") {
   CHECK_THROWS_WITH_AS(balanced_sample(labels.data(), 3, 2, 0.5, [](int64_t) { return std::vector<int64_t>{0, 1}; },
                                        pos.data(), neg.data()),
                        doctest::Contains("randperm(1) for the positives returned 2 values"), std::runtime_error);
+}
+
+namespace {
+
+// Labels of n candidates: `pos` positives, `ign` ignored (-1), the rest negatives, spread by a fixed shuffle.
+mrc::Tensor shuffled_labels(int64_t n, int64_t pos, int64_t ign, uint64_t seed) {
+  std::vector<int64_t> l(size_t(n), 0);
+  for (int64_t i = 0; i < pos; ++i) l[size_t(i)] = 1 + i % 3;
+  for (int64_t i = pos; i < pos + ign; ++i) l[size_t(i)] = -1;
+  mrc::Generator g(seed);
+  const std::vector<int64_t> perm = g.randperm(n);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[size_t(perm[size_t(i)])] = l[size_t(i)];
+  return mrc::Tensor::from_vector(out, {n});
+}
+
+}  // namespace
+
+TEST_CASE("device sampler: a valid balanced sample (counts, ratio, only eligible candidates), no host read") {
+  struct Case {
+    int64_t n, pos, ign, batch;
+    double fraction;
+  };
+  // positives above and below the quota, too few negatives to fill the batch, nothing eligible, a batch
+  // larger than the candidates, 261k anchors with ties among the float32 keys (the RPN at 1024x1024)
+  const std::vector<Case> cases = {{100, 40, 10, 32, 0.25},  {100, 3, 10, 32, 0.25},   {50, 45, 0, 64, 0.5},
+                                   {20, 0, 20, 8, 0.5},      {10, 4, 2, 512, 0.25},    {1, 1, 0, 1, 1.0},
+                                   {0, 0, 0, 256, 0.5},      {261888, 30, 5000, 256, 0.5}};
+  for (const Case& c : cases) {
+    CAPTURE(c.n);
+    CAPTURE(c.pos);
+    CAPTURE(c.batch);
+    const mrc::Tensor labels = shuffled_labels(c.n, c.pos, c.ign, uint64_t(c.n + c.pos));
+    const std::vector<int64_t> l = labels.to_vector<int64_t>();
+    mrc::Generator gen(7);
+    mrc::HostSyncScope reads;
+    const mrc::SampledMasks s = mrc::balanced_sample_device(labels, c.batch, c.fraction, gen);
+    CHECK(reads.count() == 0);
+    REQUIRE(s.positive.numel() == c.n);
+    REQUIRE(s.negative.numel() == c.n);
+    CHECK(s.positive.dtype() == mrc::DType::UInt8);
+    const std::vector<uint8_t> p = s.positive.to_vector<uint8_t>(), q = s.negative.to_vector<uint8_t>();
+    int64_t np = 0, nq = 0, ineligible = 0;
+    for (size_t j = 0; j < l.size(); ++j) {
+      np += p[j];
+      nq += q[j];
+      ineligible += (p[j] && l[j] < 1) + (q[j] && l[j] != 0);  // a positive not >= 1, a negative not 0
+    }
+    CHECK(ineligible == 0);
+    const int64_t quota = int64_t(double(c.batch) * c.fraction), negatives = c.n - c.pos - c.ign;
+    CHECK(np == std::min(c.pos, quota));
+    CHECK(nq == std::min(negatives, c.batch - np));
+    // the same Generator state draws the same sample
+    mrc::Generator again(7);
+    const mrc::SampledMasks t = mrc::balanced_sample_device(labels, c.batch, c.fraction, again);
+    CHECK(t.positive.to_vector<uint8_t>() == p);
+    CHECK(t.negative.to_vector<uint8_t>() == q);
+  }
+  mrc::Generator gen_for_errors(1);
+  CHECK_THROWS_WITH_AS(mrc::balanced_sample_device(mrc::Tensor::zeros({2, 2}, mrc::DType::Int64), 4, 0.5, gen_for_errors),
+                       doctest::Contains("labels must be 1-D"), std::invalid_argument);
+}
+
+TEST_CASE("device sampler: every eligible candidate is equally likely (2000 draws)") {
+  // 20 positives for a quota of 5 (p = 1/4), 60 negatives for the remaining 11 (p = 11/60): each
+  // candidate's count over 2000 draws stays within 5 standard deviations of its binomial mean
+  const mrc::Tensor labels = shuffled_labels(90, 20, 10, 3);
+  const std::vector<int64_t> l = labels.to_vector<int64_t>();
+  std::vector<int64_t> hits(l.size(), 0);
+  mrc::Generator gen(11);
+  const int draws = 2000;
+  for (int d = 0; d < draws; ++d) {
+    const mrc::SampledMasks s = mrc::balanced_sample_device(labels, 16, 0.3125, gen);
+    const std::vector<uint8_t> p = s.positive.to_vector<uint8_t>(), q = s.negative.to_vector<uint8_t>();
+    for (size_t j = 0; j < l.size(); ++j) hits[j] += p[j] + q[j];
+  }
+  for (size_t j = 0; j < l.size(); ++j) {
+    CAPTURE(j);
+    CAPTURE(l[j]);
+    const double prob = l[j] >= 1 ? 5.0 / 20 : (l[j] == 0 ? 11.0 / 60 : 0.0);
+    const double mean = draws * prob, sd = std::sqrt(draws * prob * (1 - prob));
+    CHECK(std::fabs(double(hits[j]) - mean) <= 5 * sd);
+  }
 }

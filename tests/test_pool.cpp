@@ -1,6 +1,7 @@
 // Pooling and resampling: max_pool2d, upsample_nearest2d, interpolate_bilinear, adaptive_avg_pool2d.
-// Values by hand, float64 gradient checks (several seeds, a non-contiguous input), torch parity
-// (tests/fixtures/test_pool.py: float32 bilinear resizing bit for bit) and errors for bad arguments.
+// Values by hand, float32 bilinear resizing bit for bit against torch (tests/fixtures/test_pool.py) and errors
+// for bad arguments; the float64 gradient checks and the comparisons with torch are entries of the op table
+// (tests/ops/nn.def).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -14,10 +15,6 @@
 #include "torch_compare.h"
 
 using namespace mrc;
-using test::gradcheck;
-using test::rand_leaf;
-using test::rand_leaf_transposed;
-using test::GradcheckOptions;
 
 namespace {
 Tensor f32(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
@@ -136,62 +133,7 @@ TEST_CASE("interpolate_bilinear: float32 output is torch's bit for bit, gradient
   }
 }
 
-TEST_CASE("gradcheck: pooling and resampling") {
-  for (uint64_t seed : {1, 2, 3}) {
-    CAPTURE(seed);
-    Generator gen(seed);
-    const Tensor x = rand_leaf({2, 2, 7, 6}, gen);
-    const GradcheckOptions opt{.seed = seed};
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 2, 2, 0, 1, true); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], {3, 2}, {1, 2}, {1, 0}, {2, 1}); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return upsample_nearest2d(v[0], 2, 3); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 11, 4); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 3, 13, true); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 3, 4); }, {x}, opt);
-    gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 1, 1); }, {x}, opt);
-  }
-  Generator gen(4);  // non-contiguous inputs
-  const Tensor xt = rand_leaf_transposed({1, 3, 6, 5}, gen);
-  gradcheck([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1, 1, true); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return upsample_nearest2d(v[0], 2, 2); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 8, 3); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return interpolate_bilinear(v[0], 3, 11, true); }, {xt});
-  gradcheck([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 4, 2); }, {xt});
-}
-
-TEST_CASE("pooling and resampling equal torch") {
-  const auto ref = load_tensors(test::fixture("pool.safetensors"));
-  using F = std::function<Tensor(const std::vector<Tensor>&)>;
-  const std::vector<std::tuple<const char*, const char*, F>> cases = {
-      {"maxpool_k3s2p1", "x", [](auto& v) { return max_pool2d(v[0], 3, 2, 1); }},
-      {"maxpool_k2s2", "x", [](auto& v) { return max_pool2d(v[0], 2, 2); }},
-      {"maxpool_k2s2_ceil", "x", [](auto& v) { return max_pool2d(v[0], 2, 2, 0, 1, true); }},
-      {"maxpool_k3s2p1_ceil", "x", [](auto& v) { return max_pool2d(v[0], 3, 2, 1, 1, true); }},
-      {"maxpool_k3s1_dil2", "x", [](auto& v) { return max_pool2d(v[0], 3, 1, 1, 2); }},
-      {"maxpool_rect", "x", [](auto& v) { return max_pool2d(v[0], {3, 2}, {2, 1}, {1, 0}); }},
-      {"maxpool_k1s2", "xl", [](auto& v) { return max_pool2d(v[0], 1, 2); }},
-      {"maxpool_f64", "x64", [](auto& v) { return max_pool2d(v[0], 3, 2, 1, 1, true); }},
-      {"nearest_x2", "x", [](auto& v) { return upsample_nearest2d(v[0], 2, 2); }},
-      {"nearest_2x3", "x", [](auto& v) { return upsample_nearest2d(v[0], 2, 3); }},
-      {"nearest_fpn", "xl", [](auto& v) { return upsample_nearest2d(v[0], 2, 2); }},
-      {"nearest_f64", "x64", [](auto& v) { return upsample_nearest2d(v[0], 3, 3); }},
-      {"bilinear_up", "x", [](auto& v) { return interpolate_bilinear(v[0], 17, 20); }},
-      {"bilinear_down", "x", [](auto& v) { return interpolate_bilinear(v[0], 5, 4); }},
-      {"bilinear_mixed", "xl", [](auto& v) { return interpolate_bilinear(v[0], 50, 19); }},
-      {"bilinear_ac", "x", [](auto& v) { return interpolate_bilinear(v[0], 7, 13, true); }},
-      {"bilinear_f64", "x64", [](auto& v) { return interpolate_bilinear(v[0], 13, 4); }},
-      {"adaptive_1x1", "x", [](auto& v) { return adaptive_avg_pool2d(v[0], 1, 1); }},
-      {"adaptive_4x3", "x", [](auto& v) { return adaptive_avg_pool2d(v[0], 4, 3); }},
-      {"adaptive_up", "x", [](auto& v) { return adaptive_avg_pool2d(v[0], 13, 10); }},
-      {"adaptive_f64", "x64", [](auto& v) { return adaptive_avg_pool2d(v[0], 3, 4); }},
-  };
-  for (const auto& [name, input, f] : cases) {
-    CAPTURE(name);
-    const bool f64 = std::string(input) == "x64";
-    test::against_torch(ref, name, {{"x", input}}, f, f64 ? 1e-12 : 1e-5, f64 ? 1e-12 : 1e-4);
-  }
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("pooling and resampling: bad arguments name the op and the argument") {
   const Tensor x = Tensor::zeros({1, 2, 6, 6});

@@ -1,13 +1,11 @@
-// softmax / log_softmax: hand-computed values, overflow safety, float64 gradient checks, torch
-// parity (tests/fixtures/test_softmax.py) and bad arguments.
+// softmax / log_softmax: hand-computed values, overflow safety and bad arguments (gradient checks and torch
+// parity: the op table, tests/ops/reduce.def).
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -40,35 +38,7 @@ TEST_CASE("softmax and log_softmax by hand") {
   CHECK(softmax(f64({-INFINITY, 0}, {2}), 0).to_vector<double>() == VD{0, 1});
 }
 
-TEST_CASE("gradcheck: softmax and log_softmax") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({3, 5}, gen, -2, 2), xt = rand_leaf_transposed({3, 5}, gen, -2, 2);
-    for (const Tensor& in : {x, xt})
-      for (int64_t d : {0, 1}) {
-        gradcheck([d](const std::vector<Tensor>& v) { return softmax(v[0], d); }, {in});
-        gradcheck([d](const std::vector<Tensor>& v) { return log_softmax(v[0], d); }, {in});
-      }
-    const Tensor x4 = rand_leaf({2, 3, 2, 2}, gen, -2, 2);
-    gradcheck([](const std::vector<Tensor>& v) { return softmax(v[0], 1); }, {x4});
-    gradcheck([](const std::vector<Tensor>& v) { return log_softmax(v[0], 1); }, {x4});
-  }
-}
-
-TEST_CASE("softmax and log_softmax match torch") {
-  const TorchRefs refs("softmax.safetensors");
-  auto check = [&](const std::string& name, bool log, int64_t dim) {
-    Tensor x = refs(name + ".x", true);
-    refs.check(name, log ? log_softmax(x, dim) : softmax(x, dim), {{"x", x}});
-  };
-  check("softmax_last", false, -1);
-  check("softmax_channel", false, 1);
-  check("softmax_first", false, 0);
-  check("softmax_large_logits", false, 1);
-  check("log_softmax_last", true, -1);
-  check("log_softmax_channel", true, 1);
-  check("log_softmax_large_logits", true, 1);
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("softmax rejects bad arguments") {
   CHECK_THROWS_WITH_AS(softmax(Tensor::ones({2}, DType::Int64), 0), doctest::Contains("softmax: x must be float32 or float64"),

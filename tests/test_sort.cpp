@@ -1,13 +1,11 @@
-// sort / argsort / topk: hand-computed orders (ties, NaN), float64 gradient checks, torch parity
-// (tests/fixtures/test_sort.py) and bad arguments.
+// sort / argsort / topk: hand-computed orders (ties, NaN) and bad arguments; the float64 gradient checks and
+// the torch comparisons are entries of the op table (tests/ops/index.def).
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
-#include "tensor/serialize.h"
-#include "torch_compare.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -54,34 +52,7 @@ TEST_CASE("topk picks the k best, best first, ties by lower index") {
   CHECK(topk(m, 1, 0).first.to_vector<double>() == VD{6, 5, 4});
 }
 
-TEST_CASE("gradcheck: sort and topk values") {
-  for (uint64_t seed : {1, 2, 3}) {
-    Generator gen(seed);
-    const Tensor x = rand_leaf({3, 5}, gen), xt = rand_leaf_transposed({3, 5}, gen);
-    for (const Tensor& in : {x, xt}) {
-      gradcheck([](const std::vector<Tensor>& v) { return sort(v[0], 1).first; }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return sort(v[0], 0, true).first; }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return topk(v[0], 2, 1).first; }, {in});
-      gradcheck([](const std::vector<Tensor>& v) { return topk(v[0], 2, 0, false).first; }, {in});
-    }
-  }
-}
-
-TEST_CASE("sort and topk match torch") {
-  const TorchRefs refs("sort.safetensors");
-  auto check = [&](const std::string& name, auto fn) {
-    Tensor x = refs(name + ".x", true);
-    auto [v, i] = fn(x);
-    CHECK_MESSAGE(i.template to_vector<int64_t>() == refs(name + ".indices").to_vector<int64_t>(), name << " indices");
-    refs.check(name, v, {{"x", x}}, {.out = "values"});
-  };
-  check("sort_last", [](const Tensor& x) { return sort(x, -1); });
-  check("sort_dim0_desc", [](const Tensor& x) { return sort(x, 0, true); });
-  check("topk_largest", [](const Tensor& x) { return topk(x, 6, 1); });
-  check("topk_smallest_dim1", [](const Tensor& x) { return topk(x, 4, 1, false); });
-  check("topk_big", [](const Tensor& x) { return topk(x, 100, 1); });
-  CHECK(argsort(refs("argsort.x"), 1, true).to_vector<int64_t>() == refs("argsort.out").to_vector<int64_t>());
-}
+// The gradient checks and torch comparisons of these ops are entries of the op table (tests/ops/*.def, test_op_table).
 
 TEST_CASE("sort and topk reject bad arguments") {
   const Tensor x = Tensor::ones({2, 3});

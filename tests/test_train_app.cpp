@@ -11,6 +11,7 @@
 #include "data/image_io.h"
 #include "data/rle.h"
 #include "test_util.h"
+#include "train/history.h"
 
 using namespace mrc;
 using test::quoted;
@@ -89,6 +90,20 @@ TEST_CASE("shapes -> train (two phases, validation, evaluation) -> predict -> ev
   REQUIRE(r.code == 0);
   CHECK(r.out.find("resumed from") != std::string::npos);
   CHECK(fs::exists(run_adam / "checkpoints/epoch_0002.safetensors"));
+  // The per-loss columns: each weighted by LOSS_WEIGHTS under Keras's name (the five sum to the total), and unweighted.
+  const std::vector<mrc::train::EpochRecord> epochs = mrc::train::read_epochs_csv(run_adam.string());
+  REQUIRE(epochs.size() == 2);
+  for (const mrc::train::EpochRecord& e : epochs)
+    for (const auto* losses : {&e.train, &e.val}) {
+      double sum = 0;
+      for (const std::string& n : mrc::maskrcnn::kLossNames) {
+        const double weight = n == "mrcnn_mask_loss" ? 2.0 : 1.0;
+        CHECK(losses->at(n) == doctest::Approx(weight * losses->at(mrc::train::unweighted_name(n))).epsilon(1e-6));
+        sum += losses->at(n);
+      }
+      CHECK(losses->at("mrcnn_mask_loss") > 0);
+      CHECK(sum == doctest::Approx(losses->at("loss")).epsilon(1e-5));
+    }
 
   // Predict the held-out photos (a folder: frames in name order).
   const fs::path pred = ws.dir / "pred";
@@ -145,7 +160,9 @@ TEST_CASE("shapes -> train (two phases, validation, evaluation) -> predict -> ev
 
   r = ws.run("mrc-compare", quoted(run_sgd) + " " + quoted(run_adam) + " --names sgd adam --out " + quoted(ws.dir / "cmp"));
   REQUIRE(r.code == 0);
-  for (const char* f : {"loss.png", "rpn_class_loss.png", "mrcnn_mask_loss.png"}) CHECK(fs::exists(ws.dir / "cmp" / f));
+  // runs with other LOSS_WEIGHTS compare on the unweighted losses
+  for (const char* f : {"loss.png", "rpn_class_loss_unweighted.png", "mrcnn_mask_loss_unweighted.png"})
+    CHECK(fs::exists(ws.dir / "cmp" / f));
   CHECK(r.out.find("sgd") != std::string::npos);
   CHECK_FALSE(has_leftovers(ws.dir));
 }

@@ -110,8 +110,8 @@ TEST_CASE("evaluation every epoch, best and last checkpoints, TensorBoard, resum
     REQUIRE(r.code == 0);
     const nlohmann::json tb = nlohmann::json::parse(r.out);
     const auto& s = tb.at("scalars");
-    for (const char* tag : {"train/loss", "train/mrcnn_mask_loss", "val/loss", "val/rpn_class_loss", "val/mask_AP",
-                            "val/box_AP50", "epoch/lr"}) {
+    for (const char* tag : {"train/loss", "train/mrcnn_mask_loss", "train/mrcnn_mask_loss_unweighted", "val/loss",
+                            "val/rpn_class_loss", "val/mask_AP", "val/box_AP50", "epoch/lr"}) {
       REQUIRE_MESSAGE(s.contains(tag), tag);
       CHECK(s.at(tag).size() == 3);
       CHECK(s.at(tag)[2][0] == 3);  // step = epoch

@@ -37,8 +37,8 @@ GlobalBatch::GlobalBatch(maskrcnn::MaskRCNN& model, uint64_t seed, const Distrib
     const bool rpn = stage == maskrcnn::SamplerStage::Rpn;
     const uint64_t photo = uint64_t(first_image_ + image);
     Generator gen(data::aug::derive_seed(data::aug::derive_seed(seed_, kSamplerSalt + uint64_t(rpn), key_), photo));
-    SampledMasks m = rpn ? balanced_sample(labels, cfg.RPN_TRAIN_ANCHORS_PER_IMAGE, cfg.RPN_POSITIVE_RATIO, gen)
-                         : balanced_sample(labels, cfg.TRAIN_ROIS_PER_IMAGE, cfg.ROI_POSITIVE_RATIO, gen);
+    SampledMasks m = rpn ? maskrcnn::draw_balanced(labels, cfg.RPN_TRAIN_ANCHORS_PER_IMAGE, cfg.RPN_POSITIVE_RATIO, gen)
+                         : maskrcnn::draw_balanced(labels, cfg.TRAIN_ROIS_PER_IMAGE, cfg.ROI_POSITIVE_RATIO, gen);
     // The counts normalize the losses across parts and ranks; a lone batch's losses are already normalized,
     // and counting would read two numbers to the host per photo and stage (a sync on CUDA).
     if (dist_ ? dist_->size() == 1 && micro_batches_ == 1 : micro_batches_ == 1) return m;

@@ -1,6 +1,7 @@
 // Loss history: JSON, CSV and PNG (see history.h).
 #include "train/history.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -19,10 +20,16 @@ namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// "loss", the five weighted, then the five unweighted.
 std::vector<std::string> loss_columns() {
   std::vector<std::string> c{"loss"};
   c.insert(c.end(), kLossNames.begin(), kLossNames.end());
+  for (const std::string& n : kLossNames) c.push_back(unweighted_name(n));
   return c;
+}
+
+bool is_unweighted_column(const std::string& c) {
+  return std::any_of(kLossNames.begin(), kLossNames.end(), [&](const std::string& n) { return c == unweighted_name(n); });
 }
 
 double value_or_nan(const std::map<std::string, double>& m, const std::string& k) {
@@ -55,6 +62,25 @@ std::string short_name(const std::string& loss) {
 }
 
 }  // namespace
+
+std::string unweighted_name(const std::string& loss) { return loss + "_unweighted"; }
+
+std::vector<std::string> comparable_loss_columns() {
+  std::vector<std::string> c{"loss"};
+  for (const std::string& n : kLossNames) c.push_back(unweighted_name(n));
+  return c;
+}
+
+std::map<std::string, double> recorded_losses(const std::map<std::string, double>& unweighted_and_total,
+                                              const maskrcnn::Config& cfg) {
+  std::map<std::string, double> r{{"loss", unweighted_and_total.at("loss")}};
+  for (const std::string& n : kLossNames) {
+    const double v = unweighted_and_total.at(n);
+    r[n] = cfg.loss_weight(n) * v;
+    r[unweighted_name(n)] = v;
+  }
+  return r;
+}
 
 nlohmann::json history_to_json(const std::vector<StepRecord>& steps, const std::vector<EpochRecord>& epochs) {
   nlohmann::json j;
@@ -134,7 +160,9 @@ void write_history(const std::string& run_dir, const std::vector<StepRecord>& st
     by_name.push_back(s);
   }
   data::write_line_chart_png((dir / "losses.png").string(),
-                             has_val ? "validation losses per epoch" : "training losses per epoch", "epoch", "loss",
+                             has_val ? "validation losses per epoch (weighted by LOSS_WEIGHTS)"
+                                     : "training losses per epoch (weighted by LOSS_WEIGHTS)",
+                             "epoch", "loss",
                              by_name);
 
   std::vector<data::LineSeries> ap;
@@ -158,7 +186,8 @@ std::vector<EpochRecord> read_epochs_csv(const std::string& run_dir) {
   std::map<std::string, size_t> column;
   for (size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
   std::vector<std::string> required{"epoch", "layers", "lr", "seconds"};
-  for (const std::string& c : loss_columns()) required.push_back(c), required.push_back("val_" + c);
+  for (const std::string& c : loss_columns())  // runs written before the unweighted columns lack them
+    if (!is_unweighted_column(c)) required.push_back(c), required.push_back("val_" + c);
   for (const std::string& c : required)
     if (!column.count(c))
       throw std::runtime_error(path + ": line 1: no column \"" + c + "\" (expected the header mrc-train writes)");
@@ -184,6 +213,7 @@ std::vector<EpochRecord> read_epochs_csv(const std::string& run_dir) {
     r.layers = f[column.at("layers")];
     r.lr = number("lr");
     for (const std::string& c : loss_columns()) {
+      if (!column.count(c)) continue;
       r.train[c] = number(c);
       if (const double v = number("val_" + c); v == v) r.val[c] = v;
     }

@@ -42,14 +42,14 @@ std::map<std::string, double> divided(std::map<std::string, double> sum, double 
   return sum;
 }
 
+// "loss 1.23 = rpn_class 0.1 + ...": the weighted total and its five weighted terms (see recorded_losses).
 std::string loss_summary(const std::map<std::string, double>& v) {
   std::ostringstream out;
-  out << std::setprecision(4) << "loss " << v.at("loss") << " (";
+  out << std::setprecision(4) << "loss " << v.at("loss") << " = ";
   for (size_t i = 0; i < kLossNames.size(); ++i) {
     const std::string& n = kLossNames[i];
-    out << (i ? ", " : "") << n.substr(0, n.size() - 5) << ' ' << v.at(n);
+    out << (i ? " + " : "") << n.substr(0, n.size() - 5) << ' ' << v.at(n);
   }
-  out << ')';
   return out.str();
 }
 
@@ -203,11 +203,11 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
     const ModelInputs in = to_model_inputs(next_train_batch(), device);
     optimizer_->zero_grad();
     const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Training, uint64_t(step + 1), in);
-    StepRecord rec{step + 1, epoch + 1, lr, l.losses};
+    StepRecord rec{step + 1, epoch + 1, lr, recorded_losses(l.losses, cfg)};
     if (!std::isfinite(rec.losses.at("loss"))) {
       std::ostringstream msg;
       msg << "training diverged: the loss is " << rec.losses.at("loss") << " at epoch " << epoch + 1 << ", step "
-          << s + 1 << " (" << loss_summary(rec.losses) << "); lower the learning rate of phase " << pos.phase + 1
+          << s + 1 << " (" << loss_summary(rec.losses) << ", weighted); lower the learning rate of phase " << pos.phase + 1
           << " (" << phase.lr << ") or GRADIENT_CLIP_NORM; the last checkpoint is epoch " << epochs_done_;
       throw std::runtime_error(msg.str());
     }
@@ -255,7 +255,8 @@ std::map<std::string, double> Trainer::validate(int64_t epoch) {
     std::optional<data::Batch> b = val_loader_->next();
     if (!b) break;
     const ModelInputs in = to_model_inputs(*b, device);
-    accumulate(sum, global_batch_->forward(GlobalBatch::Stream::Validation, (uint64_t(epoch) << 32) + uint64_t(n), in).losses);
+    const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Validation, (uint64_t(epoch) << 32) + uint64_t(n), in);
+    accumulate(sum, recorded_losses(l.losses, model_.config()));
     ++n;
   }
   return n ? divided(sum, double(n)) : std::map<std::string, double>{};

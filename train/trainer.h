@@ -10,8 +10,11 @@
 //   checkpoints/epoch_NNNN.safetensors  weights + optimizer state + history after epoch NNNN (1-based); only
 //                                    the last KEEP_CHECKPOINTS when that is set
 //   checkpoints/best.safetensors     the epoch with the best validation mask AP (or, without AP, validation loss)
-//   history.csv                      one row per step: epoch, phase, layers, lr, the five losses, total
-//   epochs.csv                       one row per epoch: mean training and validation losses, AP, seconds
+//   history.csv                      one row per step: epoch, phase, layers, lr, the weighted total ("loss"), the
+//                                    five weighted by LOSS_WEIGHTS (Keras's names; they sum to "loss") and the five
+//                                    unweighted ("<name>_unweighted")
+//   epochs.csv                       one row per epoch: the same loss columns as means over the epoch, training
+//                                    and validation ("val_..."), AP, seconds
 //   eval.json                        the last evaluation on the validation photos
 //   loss.png, losses.png, ap.png     the curves (total; each loss by name; AP when evaluated)
 //   tensorboard/events.out.tfevents.*  the same figures per step and epoch, and validation photos with their
@@ -64,7 +67,7 @@ struct StepRecord {
   int64_t step = 0;                // 1-based, over the whole run
   int64_t epoch = 0;               // 1-based
   double lr = 0;
-  std::map<std::string, double> losses;  // the five by name (unweighted) and "loss" (weighted total)
+  std::map<std::string, double> losses;  // as recorded_losses (history.h) gives them: weighted, unweighted, total
 };
 
 struct EpochRecord {

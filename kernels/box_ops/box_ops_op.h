@@ -36,4 +36,12 @@ struct SampledMasks {
 SampledMasks balanced_sample(const Tensor& labels, int64_t batch_size_per_image, double positive_fraction,
                              Generator& gen);
 
+// The same sampler without reading the labels on the host (balanced_sample_device.cpp): a random key per
+// candidate (drawn from `gen` and uploaded), each pool (positives, negatives) ranked by its keys with one
+// sort on the labels' device, the first min(pool, quota) of each rank order taken. The negative quota,
+// batch_size_per_image - (positives taken), stays a device scalar. The draw is as uniform as randperm's
+// but a different one: the same Generator state picks other candidates than balanced_sample.
+SampledMasks balanced_sample_device(const Tensor& labels, int64_t batch_size_per_image, double positive_fraction,
+                                    Generator& gen);
+
 }  // namespace mrc

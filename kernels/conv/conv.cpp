@@ -85,17 +85,21 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& w, const Tenso
       throw_arg(op, "residual must have the output's shape " + shape_str(Shape{n, c_out, oh, ow}) + ", got " +
                         shape_str(residual.shape()));
   }
-  if (fused && x.is_cuda()) {  // no fused kernel on this device (yet): the same math composed
-    Tensor y = conv2d_impl(op, x, w, b, stride, padding, dilation, groups, Tensor(), false);
-    if (residual.defined()) y = add(y, residual);
-    return relu_out ? relu(y) : y;
-  }
-
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   const Tensor rc = residual.defined() ? residual.detach().contiguous() : Tensor();
   Tensor out = Tensor::empty({n, c_out, oh, ow}, x.dtype(), x.device());
-  if (out.numel() > 0) {
+  if (fused && x.is_cuda()) {
+    bool done = false;
+#ifdef MRC_WITH_CUDA
+    done = out.numel() > 0 && fused_conv_epilogue_cuda() && cuda::conv2d_forward_fused(xc, wc, bc, p, out, rc, relu_out);
+#endif
+    if (!done) {  // the same math composed
+      Tensor y = conv2d_impl(op, x, w, b, stride, padding, dilation, groups, Tensor(), false);
+      if (residual.defined()) y = add(y, residual);
+      return relu_out ? relu(y) : y;
+    }
+  } else if (out.numel() > 0) {
     if (fused)
       cpu::conv2d_forward_fused(xc, wc, bc, p, out, rc, relu_out);
     else

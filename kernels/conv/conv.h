@@ -55,6 +55,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2dParams& p, const Tensor& grad_x);
 void conv2d_backward_weight(const Tensor& x, const Tensor& grad_out, const Conv2dParams& p, const Tensor& grad_w);
 void conv2d_backward_bias(const Tensor& grad_out, const Tensor& grad_b);
+// How many conv plans (descriptors + algorithm, by heuristics or, with cudnn_benchmark(), by timing every
+// candidate with cudnnFind*Ex) were made so far: one per distinct problem, then cached.
+uint64_t conv_plans_chosen();
 }  // namespace cuda
 #endif
 

@@ -181,6 +181,8 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* o
 // 1x1 convolution without im2col may split positions instead.
 template <class T>
 void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_backward_input_applies(g)) return winograd_backward_input(g, gout, w, gx);
   const int64_t K = g.K(), P = g.P(), Mg = g.Mg(), Cg = g.Cg(), KK = g.KK(), images = g.N * g.G;
   const bool pw = g.pointwise();
   const int64_t threads = threads_for(2.0 * double(images) * double(Mg) * double(P) * double(K));
@@ -192,13 +194,17 @@ void backward_input_impl(const ConvGeom& g, const T* gout, const T* w, T* gx) {
     const int64_t r0 = c0 * KK, r1 = c1 * KK;
     T* xg = grad_in(i);
     if (pw) return gemm<T>(true, false, c1 - c0, n1 - n0, Mg, weight(i) + r0, K, grad_out(i) + n0, P, xg + c0 * P + n0, P, false);
-    std::fill(xg + c0 * g.HW(), xg + c1 * g.HW(), T(0));
+    const bool disjoint = col2im_disjoint(g);  // every input position written once: no zero fill, no adds
+    if (!disjoint) std::fill(xg + c0 * g.HW(), xg + c1 * g.HW(), T(0));
     const int64_t nb = chunk_cols(r1 - r0, P, sizeof(T));
     T* col = scratch<T>(kTaskSlot, (r1 - r0) * nb);
     for (int64_t q0 = 0; q0 < P; q0 += nb) {
       const int64_t q1 = std::min(P, q0 + nb);
       gemm<T>(true, false, r1 - r0, q1 - q0, Mg, weight(i) + r0, K, grad_out(i) + q0, P, col, q1 - q0, false);
-      col2im_block(col, g, r0, r1, q0, q1, xg);
+      if (disjoint)
+        col2im_disjoint_block(col, g, r0, r1, q0, q1, xg);
+      else
+        col2im_block(col, g, r0, r1, q0, q1, xg);
     }
   };
   if (threads == 1 || images >= threads) {

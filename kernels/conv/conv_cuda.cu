@@ -5,8 +5,10 @@
 // preferred unless cudnn_deterministic() is off. float32 uses FMA math (no TF32) unless allow_tf32().
 // With bf16 autocast (autocast_bf16()), float32 operands are rounded to bfloat16 copies, cuDNN convolves
 // them with float32 accumulation, and the result is widened back into the float32 output; the bias add
-// and the bias gradient stay float32.
+// and the bias gradient stay float32. conv2d_forward_fused (conv_fused.h) runs bias + residual + ReLU inside
+// cuDNN's fused call on the same plan.
 // Workspaces come from the caching allocator, so a steady-state loop makes no cudaMalloc.
+#include <atomic>
 #include <climits>
 #include <map>
 #include <memory>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_fused.h"
 #include "tensor/copy.h"
 #include "tensor/cuda/autocast.h"
 #include "tensor/cuda/context.h"
@@ -193,7 +196,10 @@ void choose_for(Plan& plan, cudnnHandle_t h, bool strict_fp32, const Buffers& bu
   MRC_CUDNN_CHECK(A::workspace(h, plan, p->algo, &plan.workspace));
 }
 
+std::atomic<uint64_t> g_plans_chosen{0};
+
 void choose(Plan& plan, Dir dir, cudnnHandle_t h, bool strict_fp32, const Buffers& buf, Device dev) {
+  ++g_plans_chosen;
   switch (dir) {
     case Dir::Forward: return choose_for<Dir::Forward>(plan, h, strict_fp32, buf, dev);
     case Dir::BackwardData: return choose_for<Dir::BackwardData>(plan, h, strict_fp32, buf, dev);
@@ -336,6 +342,50 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
                                           cudnnConvolutionFwdAlgo_t(plan.algo), ptr(ws), plan.workspace, s.zero(),
                                           plan.y, out.raw_data()));
   if (b.defined()) add_bias(h, b, out);
+}
+
+namespace {
+
+// An activation descriptor for ReLU (no ceiling) for one call.
+struct ReluDesc {
+  cudnnActivationDescriptor_t d = nullptr;
+  ReluDesc() {
+    MRC_CUDNN_CHECK(cudnnCreateActivationDescriptor(&d));
+    MRC_CUDNN_CHECK(cudnnSetActivationDescriptor(d, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  }
+  ~ReluDesc() { cudnnDestroyActivationDescriptor(d); }
+  ReluDesc(const ReluDesc&) = delete;
+  ReluDesc& operator=(const ReluDesc&) = delete;
+};
+
+}  // namespace
+
+uint64_t conv_plans_chosen() { return g_plans_chosen; }
+
+bool conv2d_forward_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& out,
+                          const Tensor& residual, bool relu) {
+  if (!relu || x.dtype() != DType::Float32 || autocast(x) || x.numel() == 0 || w.numel() == 0 || out.numel() == 0)
+    return false;
+  check_args("conv2d_forward_fused", x, w, out);
+  const Device dev = x.device();
+  DeviceGuard guard(dev.index);
+  const cudnnHandle_t h = cudnn_handle(dev.index);
+  const Plan& plan = get_plan(Dir::Forward, x.dtype(), x.shape(), w.shape(), out.shape(), p,
+                              {x.raw_data(), w.raw_data(), nullptr, out.raw_data()}, dev);
+  const Tensor ws = workspace(plan, dev);
+  // cuDNN's call needs a bias; without a residual, z is the output itself, zeroed, with a zero scale
+  const Tensor bias = b.defined() ? b : Tensor::zeros({w.size(0)}, DType::Float32, dev);
+  if (!residual.defined()) ::mrc::cuda::fill_strided(out, 0.0);
+  const void* z = residual.defined() ? residual.raw_data() : out.raw_data();
+  const BiasDesc bd(DType::Float32, w.size(0));
+  const ReluDesc act;
+  const float one = 1.f, alpha2 = residual.defined() ? 1.f : 0.f;
+  const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+      h, &one, plan.x, x.raw_data(), plan.w, w.raw_data(), plan.conv, cudnnConvolutionFwdAlgo_t(plan.algo), ptr(ws),
+      plan.workspace, &alpha2, plan.y, z, bd.d, bias.raw_data(), act.d, plan.y, out.raw_data());
+  if (st == CUDNN_STATUS_NOT_SUPPORTED) return false;  // this algorithm or layout: composed instead
+  MRC_CUDNN_CHECK(st);
+  return true;
 }
 
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Conv2dParams& p, const Tensor& grad_x) {

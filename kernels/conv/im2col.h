@@ -114,4 +114,39 @@ void col2im_block(const T* col, const ConvGeom& g, int64_t r0, int64_t r1, int64
   }
 }
 
+// Whether col2im writes every input position exactly once (kernel = stride, no padding or dilation, the
+// output tiling the input): then col2im_disjoint_block assigns instead of adding, and needs no zeroed input.
+inline bool col2im_disjoint(const ConvGeom& g) {
+  return g.KH == g.sh && g.KW == g.sw && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 && g.H == g.OH * g.sh &&
+         g.W == g.OW * g.sw;
+}
+
+// col2im_block for col2im_disjoint geometries, rows [r0, r1) covering whole (channel, kh) groups of kW rows:
+// x[c, oh * sh + kh, ow * sw + kw] = col[...].
+template <class T>
+void col2im_disjoint_block(const T* col, const ConvGeom& g, int64_t r0, int64_t r1, int64_t n0, int64_t n1, T* x) {
+  const int64_t ld = n1 - n0, kk = g.KK();
+  for (int64_t r = r0; r < r1; r += g.KW) {
+    const int64_t c = r / kk, kh = (r / g.KW) % g.KH;
+    T* xc = x + c * g.HW();
+    for (int64_t n = n0; n < n1;) {
+      const int64_t oh = n / g.OW, ow0 = n % g.OW, ow1 = std::min(g.OW, ow0 + (n1 - n));
+      T* __restrict dst = xc + (oh * g.sh + kh) * g.W;
+      const T* src = col + (r - r0) * ld + (n - n0) - ow0;
+      if (g.KW == 2) {  // the usual 2x2 stride-2 upsampling, written so the compiler vectorizes it
+        const T* __restrict a = src;
+        const T* __restrict b = src + ld;
+        for (int64_t ow = ow0; ow < ow1; ++ow) {
+          dst[2 * ow] = a[ow];
+          dst[2 * ow + 1] = b[ow];
+        }
+      } else {
+        for (int64_t kw = 0; kw < g.KW; ++kw)
+          for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow * g.sw + kw] = src[kw * ld + ow];
+      }
+      n += ow1 - ow0;
+    }
+  }
+}
+
 }  // namespace mrc::cpu

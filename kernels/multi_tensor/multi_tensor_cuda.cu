@@ -1,5 +1,5 @@
-// Multi-tensor SGD on CUDA (see multi_tensor.h): the list goes to the kernel by value in chunks of
-// kChunk tensors; blockIdx.y picks the tensor, a grid-stride loop over x covers its elements.
+// Multi-tensor SGD and Adam on CUDA (see multi_tensor.h): the list goes to the kernel by value in chunks
+// of kChunk tensors; blockIdx.y picks the tensor, a grid-stride loop over x covers its elements.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -14,9 +14,13 @@ namespace {
 constexpr int kChunk = 32;
 constexpr int kThreads = 256;
 
-struct SgdChunk {
-  SgdTensor t[kChunk];
+// A chunk of the list, passed by value (32 Adam entries: about 2.5 KB of kernel parameters, under 4 KB).
+template <class T>
+struct Chunk {
+  T t[kChunk];
 };
+using SgdChunk = Chunk<SgdTensor>;
+using AdamChunk = Chunk<AdamTensor>;
 
 __global__ void sgd_chunk_kernel(SgdChunk c, SgdHyper h) {
   const SgdTensor& t = c.t[blockIdx.y];
@@ -32,12 +36,18 @@ __global__ void sgd_chunk_kernel(SgdChunk c, SgdHyper h) {
   }
 }
 
-}  // namespace
+__global__ void adam_chunk_kernel(AdamChunk c, AdamHyper h) {
+  const AdamTensor& t = c.t[blockIdx.y];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < t.n; i += int64_t(gridDim.x) * blockDim.x)
+    adam_element(t, h, i);
+}
 
-void sgd_multi_tensor_cuda(const std::vector<SgdTensor>& tensors, const SgdHyper& h, GpuStream stream) {
+// Splits the list into chunks and launches `launch(chunk, grid)` for each non-empty one.
+template <class T, class Launch>
+void for_each_chunk(const std::vector<T>& tensors, const char* what, Launch launch) {
   for (size_t start = 0; start < tensors.size(); start += kChunk) {
     const int count = int(std::min<size_t>(kChunk, tensors.size() - start));
-    SgdChunk c{};
+    Chunk<T> c{};
     int64_t longest = 0;
     for (int k = 0; k < count; ++k) {
       c.t[k] = tensors[start + size_t(k)];
@@ -45,10 +55,22 @@ void sgd_multi_tensor_cuda(const std::vector<SgdTensor>& tensors, const SgdHyper
     }
     if (longest == 0) continue;
     const int blocks = int(std::min<int64_t>((longest + kThreads - 1) / kThreads, 1024));
-    sgd_chunk_kernel<<<dim3(unsigned(blocks), unsigned(count)), kThreads, 0, stream>>>(c, h);
+    launch(c, dim3(unsigned(blocks), unsigned(count)));
     const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) throw std::runtime_error(std::string("sgd_multi_tensor_cuda: launch: ") + cudaGetErrorString(e));
+    if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": launch: " + cudaGetErrorString(e));
   }
+}
+
+}  // namespace
+
+void sgd_multi_tensor_cuda(const std::vector<SgdTensor>& tensors, const SgdHyper& h, GpuStream stream) {
+  for_each_chunk(tensors, "sgd_multi_tensor_cuda",
+                 [&](const SgdChunk& c, dim3 grid) { sgd_chunk_kernel<<<grid, kThreads, 0, stream>>>(c, h); });
+}
+
+void adam_multi_tensor_cuda(const std::vector<AdamTensor>& tensors, const AdamHyper& h, GpuStream stream) {
+  for_each_chunk(tensors, "adam_multi_tensor_cuda",
+                 [&](const AdamChunk& c, dim3 grid) { adam_chunk_kernel<<<grid, kThreads, 0, stream>>>(c, h); });
 }
 
 }  // namespace mrc::kernels

@@ -1,9 +1,23 @@
-// RunContext (see common.h): the training samplers' choice between the hook and the Generator.
+// RunContext (see common.h): the training samplers' choice between the hook, the device sampler and the
+// Generator's randperm sampler.
 #include "models/maskrcnn/common.h"
 
+#include <atomic>
 #include <stdexcept>
 
 namespace mrc::maskrcnn {
+
+namespace {
+std::atomic<bool> g_device_samplers{false};
+}  // namespace
+
+void set_device_samplers(bool on) { g_device_samplers = on; }
+bool device_samplers() { return g_device_samplers; }
+
+SampledMasks draw_balanced(const Tensor& labels, int64_t batch_size, double positive_fraction, Generator& gen) {
+  return device_samplers() ? balanced_sample_device(labels, batch_size, positive_fraction, gen)
+                           : balanced_sample(labels, batch_size, positive_fraction, gen);
+}
 
 SampledMasks RunContext::sample(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates,
                                 int64_t batch_size, double positive_fraction) const {
@@ -18,7 +32,7 @@ SampledMasks RunContext::sample(SamplerStage stage, int64_t image, const Tensor&
             m.negative.to(DType::UInt8).to(labels.device()).reshape({-1})};
   }
   if (!gen) throw std::logic_error("RunContext: no generator for the training samplers");
-  return balanced_sample(labels, batch_size, positive_fraction, *gen);
+  return draw_balanced(labels, batch_size, positive_fraction, *gen);
 }
 
 }  // namespace mrc::maskrcnn

@@ -44,6 +44,18 @@ enum class SamplerStage { Rpn, Roi };
 using SamplerHook =
     std::function<SampledMasks(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates)>;
 
+// Training samplers on the device (switch, off by default until a GPU run has verified it): the balanced
+// sampler draws with balanced_sample_device (no host read of the labels), the RPN losses weigh every anchor
+// by its sampled mask instead of gathering the sampled ones, and the ROI heads take a fixed number of rows
+// per image (sampled first, padding ignored) for the box and mask heads (RoIHeads::fixed_size_losses): no
+// count is read to the host. A different draw from the same Generator than the default sampler's, so runs
+// with it on are not comparable step by step; the losses for the same picks are the same sums.
+void set_device_samplers(bool on);
+bool device_samplers();
+// The balanced sampler the switch selects (balanced_sample_device or balanced_sample), for the default
+// draw and for hooks that draw from generators of their own (train/global_batch.cpp).
+SampledMasks draw_balanced(const Tensor& labels, int64_t batch_size, double positive_fraction, Generator& gen);
+
 // Named intermediate tensors of one forward pass (detached), e.g. "rpn.objectness.0".
 using Trace = std::map<std::string, Tensor>;
 

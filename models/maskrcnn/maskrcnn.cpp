@@ -126,9 +126,14 @@ std::vector<Detections> MaskRCNN::detect(const std::vector<Tensor>& images) {
     return transform.forward(images, nullptr);
   }();
   ctx.record("images", il.tensors);
-  const std::vector<Tensor> features = backbone->forward(il.tensors);
+  // the trunk as a replayed CUDA graph (graphed_trunk.h), unless tracing (the trace wants every ReLU input)
+  const bool graphed = cuda_graphs() && il.tensors.is_cuda() && !trace;
+  TrunkOutput trunk;
+  if (graphed) trunk = graphed_trunk->run(*backbone, *rpn->head, il.tensors);
+  else trunk.features = backbone->forward(il.tensors);
+  const std::vector<Tensor>& features = trunk.features;
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
-  const RpnOutput r = rpn->forward(il, features, nullptr, ctx);
+  const RpnOutput r = rpn->forward(il, features, nullptr, ctx, graphed ? &trunk.head : nullptr);
   const RoiOutput h = roi_heads->forward(features, r.boxes, il.image_sizes, nullptr, ctx);
   std::vector<Detections> out;
   for (size_t i = 0; i < images.size(); ++i) {

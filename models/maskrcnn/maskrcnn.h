@@ -10,6 +10,7 @@
 #include "models/maskrcnn/common.h"
 #include "models/maskrcnn/config.h"
 #include "models/maskrcnn/fpn.h"
+#include "models/maskrcnn/graphed_trunk.h"
 #include "models/maskrcnn/roi_heads.h"
 #include "models/maskrcnn/rpn.h"
 #include "models/maskrcnn/transform.h"
@@ -60,6 +61,8 @@ class MaskRCNN : public Module {
   std::shared_ptr<RegionProposalNetwork> rpn;
   std::shared_ptr<RoIHeads> roi_heads;
   GeneralizedRCNNTransform transform;
+  // detect()'s backbone + FPN + RPN head as a CUDA graph, when set_cuda_graphs(true) and the batch is on CUDA
+  std::shared_ptr<GraphedTrunk> graphed_trunk = std::make_shared<GraphedTrunk>();
 
  private:
   RunContext context(const std::string& prefix);

@@ -82,15 +82,20 @@ Tensor RoIHeads::mask_logits(const std::vector<Tensor>& features, const std::vec
                          features[0].device());
   const Tensor x = multiscale_roi_align(features, rois, sizes, cfg_.MASK_POOL_SIZE, cfg_.MASK_POOL_SIZE,
                                         cfg_.ROI_SAMPLING_RATIO);
-  if (!ctx.trace) return mask_predictor->forward(mask_head->forward(x));
-  // the same layers one by one, recording each ReLU's input
+  // the four conv -> ReLU blocks, each one pass (the ReLU in the conv's epilogue) unless tracing records the
+  // ReLU's input
   Tensor h = x;
   for (size_t i = 0; i < mask_head->size(); ++i) {
-    auto& block = dynamic_cast<Sequential&>((*mask_head)[i]);
-    const Tensor pre = block[0].forward(h);
+    auto& conv = dynamic_cast<Conv2d&>(dynamic_cast<Sequential&>((*mask_head)[i])[0]);
+    if (!ctx.trace) {
+      h = conv.forward_relu(h);
+      continue;
+    }
+    const Tensor pre = conv.forward(h);
     ctx.record("relu.mask_head." + std::to_string(i), pre);
     h = relu(pre);
   }
+  if (!ctx.trace) return mask_predictor->forward(h);
   const Tensor pre = (*mask_predictor)[0].forward(h);
   ctx.record("relu.mask_predictor", pre);
   return (*mask_predictor)[2].forward(relu(pre));
@@ -110,7 +115,64 @@ Tensor pick_class(const Tensor& x, const Tensor& index) {
   return gather(x, 1, idx).squeeze(1);
 }
 
+// The first k rows where mask (uint8 [n]) is set, then rows where it is not, in index order: int64 [k],
+// sorted on the device (no read of the count).
+Tensor first_where(const Tensor& mask, int64_t k) {
+  return argsort(eq(mask, 0.0), 0, false, true).narrow(0, 0, k);
+}
+
 }  // namespace
+
+RoiOutput RoIHeads::fixed_size_losses(const std::vector<Tensor>& levels, const Tensor& class_logits,
+                                      const Tensor& box_regression, const std::vector<Tensor>& proposals,
+                                      const std::vector<Tensor>& labels, const std::vector<Tensor>& matched,
+                                      const std::vector<Tensor>& reg_targets, const std::vector<Target>& targets,
+                                      const ImageSizes& image_sizes, const RunContext& ctx) {
+  RoiOutput out;
+  const Device dev = class_logits.device();
+  // fastrcnn_loss over the sampled rows (label >= 0), the padding rows weighted 0
+  const Tensor lab = cat(labels, 0), tgt = cat(reg_targets, 0);
+  out.loss_classifier = cross_entropy(class_logits, lab, Tensor(), -1);
+  const Tensor count = clamp_min(sum(ge(lab, 0.0).to(DType::Float32)), 1.0);
+  const Tensor pos_w = gt(lab, 0.0).to(DType::Float32);
+  const Tensor regs = box_regression.reshape({box_regression.size(0), -1, 4});
+  const Tensor picked = pick_class(regs, clamp_min(lab, 0.0));
+  out.loss_box_reg =
+      div(sum(mul(smooth_l1_loss(picked, tgt, 1.0 / 9, Reduction::None), pos_w.unsqueeze(1))), count);
+  // maskrcnn_loss on a fixed number of rows per image (positives first, at most the sampler's positive quota),
+  // the rows that are not positives weighted 0
+  const int64_t quota = int64_t(double(cfg_.TRAIN_ROIS_PER_IMAGE) * cfg_.ROI_POSITIVE_RATIO);
+  // per image in image order (ROIAlign's batch index is the position); images without ground truth: no rows
+  std::vector<Tensor> mask_props(proposals.size(), Tensor::zeros({0, 4}, DType::Float32, dev));
+  std::vector<Tensor> mask_labels, mask_targets, mask_w;
+  for (size_t i = 0; i < proposals.size(); ++i) {
+    const Target& t = targets[i];
+    if (t.boxes.numel() == 0) continue;
+    if (!t.masks.defined() || t.masks.dim() != 3 || t.masks.size(0) != t.boxes.size(0))
+      throw std::invalid_argument("RoIHeads: target " + std::to_string(i) + " needs masks [n, H, W] for its " +
+                                  std::to_string(t.boxes.size(0)) + " boxes");
+    const Tensor positive = gt(labels[i], 0.0);
+    const Tensor rows = first_where(positive, std::min(quota, labels[i].size(0)));
+    mask_props[i] = index_select(proposals[i], 0, rows);
+    const Tensor idx = index_select(matched[i], 0, rows);
+    mask_labels.push_back(index_select(t.labels, 0, idx));
+    mask_w.push_back(index_select(positive, 0, rows).to(DType::Float32));
+    NoGradGuard ng;
+    mask_targets.push_back(project_masks_on_boxes(t.masks, mask_props[i], idx, cfg_.MASK_SHAPE[0]));
+  }
+  const Tensor logits = mask_logits(levels, mask_props, image_sizes, ctx);
+  profile::Scope mask_loss("mask_head");
+  if (mask_targets.empty()) {
+    out.loss_mask = mul(sum(logits), 0.0);
+    return out;
+  }
+  const Tensor w = cat(mask_w, 0);
+  const Tensor per_pixel = binary_cross_entropy_with_logits(pick_class(logits, cat(mask_labels, 0)), cat(mask_targets, 0),
+                                                            Tensor(), Reduction::None);
+  const double pixels = double(logits.size(2)) * double(logits.size(3));
+  out.loss_mask = div(sum(mul(per_pixel, w.view({-1, 1, 1}))), clamp_min(mul(sum(w), pixels), 1.0));
+  return out;
+}
 
 RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vector<Tensor>& proposals_in,
                             const ImageSizes& image_sizes, const std::vector<Target>* targets, const RunContext& ctx) {
@@ -127,6 +189,7 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
       throw std::invalid_argument("RoIHeads: training needs one target per image");
     NoGradGuard ng;
     const MatcherParams mp{cfg_.ROI_FG_IOU_THRESHOLD, cfg_.ROI_BG_IOU_THRESHOLD, false};
+    const bool fixed = device_samplers();
     for (int64_t i = 0; i < n_img; ++i) {
       const Target& t = (*targets)[size_t(i)];
       const std::string si = std::to_string(i);
@@ -147,10 +210,20 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
                                         cfg_.ROI_POSITIVE_RATIO);
       ctx.record("roi.sampled_pos." + si, s.positive);
       ctx.record("roi.sampled_neg." + si, s.negative);
-      const Tensor sampled = nonzero(logical_or(s.positive, s.negative)).flatten();
-      props = index_select(props, 0, sampled);
-      lab = index_select(lab, 0, sampled);
-      match_idx = index_select(match_idx, 0, sampled);
+      const Tensor picked = logical_or(s.positive, s.negative);
+      if (fixed) {
+        // the sampled candidates first, then unsampled ones as padding (label -1: ignored by every loss)
+        const int64_t k = std::min(cfg_.TRAIN_ROIS_PER_IMAGE, n);
+        const Tensor rows = first_where(picked, k);
+        props = index_select(props, 0, rows);
+        match_idx = index_select(match_idx, 0, rows);
+        lab = where(index_select(picked, 0, rows), index_select(lab, 0, rows), -1.0);
+      } else {
+        const Tensor sampled = nonzero(picked).flatten();
+        props = index_select(props, 0, sampled);
+        lab = index_select(lab, 0, sampled);
+        match_idx = index_select(match_idx, 0, sampled);
+      }
       const Tensor gt = t.boxes.numel() ? t.boxes : Tensor::zeros({1, 4}, DType::Float32, dev);
       reg_targets.push_back(encode_boxes(index_select(gt, 0, match_idx), props, w));
       proposals[size_t(i)] = props;
@@ -170,6 +243,8 @@ RoiOutput RoIHeads::forward(const std::vector<Tensor>& features, const std::vect
   ctx.record("roi.box_regression", box_regression);
   const int64_t num_classes = class_logits.size(1);
 
+  if (training && device_samplers()) return fixed_size_losses(levels, class_logits, box_regression, proposals, labels,
+                                                              matched, reg_targets, *targets, image_sizes, ctx);
   if (training) {
     // fastrcnn_loss
     const Tensor lab = cat(labels, 0), tgt = cat(reg_targets, 0);

@@ -54,6 +54,14 @@ class RoIHeads : public Module {
  private:
   Tensor mask_logits(const std::vector<Tensor>& features, const std::vector<Tensor>& boxes, const ImageSizes& sizes,
                      const RunContext& ctx);
+  // The training losses with the device samplers (set_device_samplers): each image's rows are a fixed number
+  // (min(TRAIN_ROIS_PER_IMAGE, candidates), sampled first, padding labelled -1) and the mask head takes a
+  // fixed number of rows per image (positives first, up to the sampler's positive quota), so the losses weigh
+  // rows by masks instead of gathering them: no count is read to the host. Same sums as the gathered losses.
+  RoiOutput fixed_size_losses(const std::vector<Tensor>& levels, const Tensor& class_logits, const Tensor& box_regression,
+                              const std::vector<Tensor>& proposals, const std::vector<Tensor>& labels,
+                              const std::vector<Tensor>& matched, const std::vector<Tensor>& reg_targets,
+                              const std::vector<Target>& targets, const ImageSizes& image_sizes, const RunContext& ctx);
   Config cfg_;
 };
 

@@ -32,9 +32,14 @@ std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::
                                                                      const RunContext* ctx) {
   std::vector<Tensor> logits, deltas;
   for (const Tensor& f : features) {
-    const Tensor pre = conv->forward(f);
-    if (ctx) ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
-    const Tensor t = relu(pre);
+    Tensor t;
+    if (ctx) {  // the ReLU's input recorded
+      const Tensor pre = conv->forward(f);
+      ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
+      t = relu(pre);
+    } else {
+      t = conv->forward_relu(f);
+    }
     logits.push_back(cls_logits->forward(t));
     deltas.push_back(bbox_pred->forward(t));
   }
@@ -63,7 +68,8 @@ Tensor permute_and_flatten(const Tensor& x, int64_t a, int64_t c) {
 }  // namespace
 
 RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vector<Tensor>& features,
-                                         const std::vector<Target>* targets, const RunContext& ctx) {
+                                         const std::vector<Target>* targets, const RunContext& ctx,
+                                         const std::pair<std::vector<Tensor>, std::vector<Tensor>>* head_out) {
   profile::Scope stage("rpn");
   if (features.size() != sizes_.size())
     throw std::invalid_argument("RegionProposalNetwork: got " + std::to_string(features.size()) +
@@ -71,7 +77,7 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
   const bool training = is_training();
   const int64_t n_img = images.tensors.size(0);
   const Device dev = images.tensors.device();
-  auto [logits, deltas_l] = head->forward(features, &ctx);
+  auto [logits, deltas_l] = head_out ? *head_out : head->forward(features, &ctx);
 
   std::vector<std::pair<int64_t, int64_t>> fsizes;
   std::vector<int64_t> per_level;
@@ -168,10 +174,23 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
       neg_masks.push_back(s.negative);
     }
   }
+  const Tensor all_labels = cat(labels, 0), all_targets = cat(reg_targets, 0);
+  if (device_samplers()) {
+    // every anchor weighted by its sampled mask: the same sums as the gathered form below (in another order),
+    // with the sample count kept on the device
+    const Tensor pos_w = cat(pos_masks, 0).to(DType::Float32), neg_w = cat(neg_masks, 0).to(DType::Float32);
+    const Tensor sampled_w = add(pos_w, neg_w);
+    const Tensor count = clamp_min(sum(sampled_w), 1.0);
+    out.loss_box_reg = div(sum(mul(smooth_l1_loss(pred_deltas, all_targets, 1.0 / 9, Reduction::None), pos_w.unsqueeze(1))),
+                           count);
+    out.loss_objectness = div(binary_cross_entropy_with_logits(objectness.flatten(), where(ge(all_labels, 0.0), all_labels, 0.0),
+                                                               sampled_w, Reduction::Sum),
+                              count);
+    return out;
+  }
   const Tensor pos = nonzero(cat(pos_masks, 0)).flatten();
   const Tensor neg = nonzero(cat(neg_masks, 0)).flatten();
   const Tensor sampled = cat({pos, neg}, 0);
-  const Tensor all_labels = cat(labels, 0), all_targets = cat(reg_targets, 0);
   out.loss_box_reg = div(smooth_l1_loss(index_select(pred_deltas, 0, pos), index_select(all_targets, 0, pos), 1.0 / 9,
                                         Reduction::Sum),
                          Tensor::scalar(double(std::max<int64_t>(sampled.numel(), 1)), DType::Float32, dev));

@@ -37,8 +37,11 @@ class RegionProposalNetwork : public Module {
  public:
   RegionProposalNetwork(const Config& cfg, Generator& gen);
   // features: every pyramid level (P2..P6). targets: required in training mode, ignored otherwise.
+  // head_out: the head's outputs for these features when already computed (a replayed CUDA graph,
+  // graphed_trunk.h), else the head runs here.
   RpnOutput forward(const ImageList& images, const std::vector<Tensor>& features, const std::vector<Target>* targets,
-                    const RunContext& ctx);
+                    const RunContext& ctx,
+                    const std::pair<std::vector<Tensor>, std::vector<Tensor>>* head_out = nullptr);
   std::string type_name() const override { return "RegionProposalNetwork"; }
 
   std::shared_ptr<RPNHead> head;

@@ -44,8 +44,15 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
   s.stats.num_allocs++;
   void* ptr = nullptr;
   size_t got = 0;
+  std::multimap<size_t, void*>* pool = s.active_pool ? &s.pool_free[s.active_pool] : nullptr;
+  auto pit = pool ? pool->lower_bound(size) : std::multimap<size_t, void*>::iterator();
   auto it = s.free_blocks.lower_bound(size);
-  if (it != s.free_blocks.end() && fits(it->first, size)) {
+  if (pool && pit != pool->end() && fits(pit->first, size)) {
+    ptr = pit->second;
+    got = pit->first;
+    pool->erase(pit);
+    s.stats.num_cache_hits++;
+  } else if (it != s.free_blocks.end() && fits(it->first, size)) {
     ptr = it->second;
     got = it->first;
     s.free_blocks.erase(it);
@@ -70,6 +77,7 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
     s.stats.reserved_bytes += got;
     if (s.stats.reserved_bytes > s.stats.peak_reserved_bytes) s.stats.peak_reserved_bytes = s.stats.reserved_bytes;
   }
+  if (pool) s.pool_of[ptr] = s.active_pool;
   s.live_blocks.emplace(ptr, got);
   s.stats.allocated_bytes += got;
   if (s.stats.allocated_bytes > s.stats.peak_allocated_bytes) s.stats.peak_allocated_bytes = s.stats.allocated_bytes;
@@ -93,7 +101,45 @@ void CachingAllocator::release(void* ptr, int device) noexcept {
   const size_t size = it->second;
   s.live_blocks.erase(it);
   s.stats.allocated_bytes -= size;
+  const auto owner = s.pool_of.find(ptr);
+  if (owner != s.pool_of.end()) {
+    const auto pool = s.pool_free.find(owner->second);
+    if (pool != s.pool_free.end()) {
+      pool->second.emplace(size, ptr);
+      return;
+    }
+    s.pool_of.erase(owner);  // its pool was released: back to the shared cache
+  }
   s.free_blocks.emplace(size, ptr);
+}
+
+int CachingAllocator::create_pool(int device) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int id = next_pool_++;
+  state(device).pool_free[id];
+  return id;
+}
+
+void CachingAllocator::set_active_pool(int device, int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DeviceState& s = state(device);
+  if (pool != 0 && !s.pool_free.count(pool))
+    throw std::invalid_argument("CUDA allocator: pool " + std::to_string(pool) + " does not exist on cuda:" +
+                                std::to_string(device));
+  s.active_pool = pool;
+}
+
+void CachingAllocator::release_pool(int device, int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DeviceState& s = state(device);
+  const auto it = s.pool_free.find(pool);
+  if (it == s.pool_free.end()) return;
+  for (const auto& [size, ptr] : it->second) {
+    s.pool_of.erase(ptr);
+    s.free_blocks.emplace(size, ptr);
+  }
+  s.pool_free.erase(it);
+  if (s.active_pool == pool) s.active_pool = 0;
 }
 
 void CachingAllocator::free_cached(DeviceState& s, int device) {

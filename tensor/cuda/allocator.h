@@ -42,18 +42,31 @@ class CachingAllocator {
   AllocatorStats stats(int device) const;
   void reset_peak_stats(int device);
 
+  // Private pools, the graph-safe memory of tensor/cuda/graph.h: while a pool is active on a device, that
+  // device's allocations are served from the pool's own free blocks (else from the shared cache or
+  // cudaMalloc, the block then joining the pool), and a block of the pool returns to the pool when
+  // released. So memory a captured graph reads or writes at replay is never handed to other work.
+  int create_pool(int device);
+  void set_active_pool(int device, int pool);  // 0: the shared cache
+  // Gives the pool's free blocks back to the shared cache; its live blocks follow when released.
+  void release_pool(int device, int pool);
+
  private:
   CachingAllocator() = default;
   struct DeviceState {
     std::multimap<size_t, void*> free_blocks;        // size -> block
     std::unordered_map<void*, size_t> live_blocks;   // block -> size
     AllocatorStats stats;
+    int active_pool = 0;                              // 0: the shared free list
+    std::unordered_map<void*, int> pool_of;           // blocks owned by a private pool (live or free)
+    std::map<int, std::multimap<size_t, void*>> pool_free;  // each live pool's free blocks
   };
   DeviceState& state(int device);  // caller holds mutex_
   void free_cached(DeviceState& s, int device);    // caller holds mutex_
 
   mutable std::mutex mutex_;
   std::vector<DeviceState> devices_;
+  int next_pool_ = 1;
 };
 
 }  // namespace mrc::cuda

@@ -140,6 +140,12 @@ void with_staging(int device, size_t nbytes, F&& f) {
   Staging& s = staging(device);
   std::lock_guard<std::mutex> lock(s.mutex);
   DeviceGuard guard(device);
+  // A graph would replay the copy from whatever the staging buffer holds then (tensor/cuda/graph.h)
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  MRC_CUDA_CHECK(cudaStreamIsCapturing(current_stream(device), &capturing));
+  if (capturing != cudaStreamCaptureStatusNone)
+    throw std::runtime_error("CUDA graph capture: a transfer of " + std::to_string(nbytes) +
+                             " bytes between host and device inside the captured work; move it before the capture");
   reserve(s, nbytes);
   f(s, current_stream(device));
 }

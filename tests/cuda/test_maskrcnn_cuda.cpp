@@ -13,6 +13,7 @@ TEST_CASE("Mask R-CNN on CUDA (skipped: built without CUDA)") { MESSAGE("maskrcn
 #include <vector>
 
 #include "cuda_test_util.h"
+#include "maskrcnn_cuda_test_util.h"
 #include "kernels/ops.h"
 #include "models/maskrcnn/maskrcnn.h"
 #include "torch_compare.h"
@@ -20,41 +21,14 @@ TEST_CASE("Mask R-CNN on CUDA (skipped: built without CUDA)") { MESSAGE("maskrcn
 using namespace mrc;
 using namespace mrc::maskrcnn;
 
-namespace {
-
-Config small_config() {
-  Config c;
-  c.NUM_CLASSES = 4;
-  c.IMAGE_MIN_DIM = c.IMAGE_MAX_DIM = 128;
-  c.TRAINABLE_LAYERS = 5;
-  return c;
-}
-
-std::pair<std::vector<Tensor>, std::vector<Target>> inputs() {
-  Generator g(5);
-  std::vector<Tensor> images = {Tensor::rand({3, 120, 128}, &g)};
-  Target t;
-  t.boxes = Tensor::from_vector<float>({10, 12, 70, 90, 50, 30, 120, 110}, {2, 4});
-  t.labels = Tensor::from_vector<int64_t>({1, 3}, {2});
-  std::vector<uint8_t> m(size_t(2 * 120 * 128), 0);
-  for (int64_t y = 14; y < 88; ++y)
-    for (int64_t x = 12; x < 68; ++x) m[size_t(y * 128 + x)] = 1;
-  for (int64_t y = 32; y < 108; ++y)
-    for (int64_t x = 52; x < 118; ++x) m[size_t(120 * 128 + y * 128 + x)] = 1;
-  t.masks = Tensor::from_vector(m, {2, 120, 128});
-  return {images, {t}};
-}
-
-}  // namespace
-
 TEST_CASE("Mask R-CNN inference on CUDA equals the CPU model") {
   if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
-  const Config c = small_config();
+  const Config c = test::small_maskrcnn_config();
   MaskRCNN cpu(c), gpu(c);
   gpu.to(Device::cuda());
   cpu.eval();
   gpu.eval();
-  auto [images, targets] = inputs();
+  auto [images, targets] = test::maskrcnn_inputs();
   Trace tc, tg;
   cpu.trace = &tc;
   gpu.trace = &tg;
@@ -74,12 +48,12 @@ TEST_CASE("Mask R-CNN inference on CUDA equals the CPU model") {
 
 TEST_CASE("Mask R-CNN training on CUDA equals the CPU model (same sampler choices)") {
   if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
-  const Config c = small_config();
+  const Config c = test::small_maskrcnn_config();
   MaskRCNN cpu(c), gpu(c);
   gpu.to(Device::cuda());
   cpu.train();
   gpu.train();
-  auto [images, targets] = inputs();
+  auto [images, targets] = test::maskrcnn_inputs();
   std::map<std::string, SampledMasks> picks;
   cpu.sampler_hook = [&](SamplerStage s, int64_t i, const Tensor& labels, const Tensor&) {
     SampledMasks m = balanced_sample(labels, s == SamplerStage::Rpn ? 256 : 512, s == SamplerStage::Rpn ? 0.5 : 0.25,
@@ -95,19 +69,6 @@ TEST_CASE("Mask R-CNN training on CUDA equals the CPU model (same sampler choice
   const Losses lc = cpu.forward_train(images, targets);
   Target tg{targets[0].boxes.cuda(), targets[0].labels.cuda(), targets[0].masks.cuda()};
   const Losses lg = gpu.forward_train({images[0].cuda()}, {tg});
-  for (const auto& n : kLossNames)
-    CHECK_MESSAGE(std::abs(lg.by_name.at(n).item_double() - lc.by_name.at(n).item_double()) <=
-                      1e-4 * std::abs(lc.by_name.at(n).item_double()),
-                  n);
-  lc.total.backward();
-  lg.total.backward();
-  const auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
-  for (size_t k = 0; k < pc.size(); ++k) {
-    const Tensor a = pc[k].second.grad(), b = pg[k].second.grad();
-    CHECK_MESSAGE(a.defined() == b.defined(), pc[k].first);
-    if (!a.defined() || !b.defined()) continue;
-    const double rel = norm(sub(b.cpu(), a)).item_double() / std::max(norm(a).item_double(), 1e-30);
-    CHECK_MESSAGE(rel <= 1e-3, pc[k].first << ": gradient norm rel " << rel);
-  }
+  test::expect_training_matches(lc, lg, cpu, gpu);
 }
 #endif
