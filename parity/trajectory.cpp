@@ -85,16 +85,24 @@ void check_trajectory(ParityChecker& c, const Reference& r, const std::string& o
   for (int64_t k = 0; k < steps; ++k) {
     const std::string prefix = opt + "." + std::to_string(k) + ".";
     model->sampler_hook = replay_sampler(c, prefix, r.targets, o.trajectory_box_rtol);
+    model->proposal_hook = [&c, &prefix](const std::vector<Tensor>& ours) {
+      std::vector<Tensor> replayed;
+      for (size_t i = 0; i < ours.size(); ++i)
+        replayed.push_back(c.at(prefix + "rpn.proposals." + std::to_string(i)).to(DType::Float32));
+      return replayed;
+    };
     maskrcnn::Losses losses;
     try {
       losses = model->forward_train(r.images, r.targets);
     } catch (const std::exception& e) {  // e.g. no sampled ROI left after a failed replay
       model->sampler_hook = nullptr;
+      model->proposal_hook = nullptr;
       c.add(opt + ".steps", false, "stopped at step " + std::to_string(k) + " of " + std::to_string(steps) + ": " + e.what());
       bad_losses += int64_t(n_losses) * (steps - k);
       break;
     }
     model->sampler_hook = nullptr;
+    model->proposal_hook = nullptr;
     for (size_t j = 0; j < n_losses; ++j) {
       const std::string& name = maskrcnn::kLossNames[j];
       envelope[j] = std::max(envelope[j], spread[size_t(k) * n_losses + j]);

@@ -99,9 +99,9 @@ TEST_CASE("parity_frozen: 3 trainable backbone stages (conv1, layer1 frozen), 8 
   CHECK(n.grads <= 95 - 10);  // conv1 and layer1's 10 convolutions have none on either side
 }
 
-// 20 steps from the same weights with torchvision's sampler choices replayed at every step: the five losses
-// at every step and every trainable parameter at the end, within the tolerances parity/trajectory.h derives
-// from the spread of torch's own float32 trajectory (measured by the fixture).
+// 20 steps from the same weights with torchvision's RPN proposals and sampler choices replayed at every step:
+// the five losses at every step and every trainable parameter at the end, within the tolerances
+// parity/trajectory.h derives from the spread of torch's own float32 trajectory (measured by the fixture).
 void check_trajectory(const std::string& optimizer) {
   const Counts n = run("trajectory", {optimizer});
   CHECK(n.trajectory_losses == 20 * 5);
