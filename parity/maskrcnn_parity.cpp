@@ -288,10 +288,10 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
     ran.insert(ran.end(), {"train.", "grad."});
   }
   if (o.trajectory)
-    for (const char* optimizer : {"sgd", "adam"})
-      if (c.has(std::string(optimizer) + ".0.loss.rpn_class_loss")) {
+    for (const std::string& optimizer : o.optimizers)
+      if (c.has(optimizer + ".0.loss.rpn_class_loss")) {
         check_trajectory(c, r, optimizer, log);
-        ran.push_back(std::string(optimizer) + ".");
+        ran.push_back(optimizer + ".");
       }
   if (ran.empty()) throw std::runtime_error(ref_path + ": the reference holds none of the parts selected");
   c.coverage(ran);

@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "parity/maskrcnn_parity.h"
 #include "parity/relu_flips.h"
@@ -23,9 +26,10 @@ struct Counts {
 
 int starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
-Counts run(const std::string& config) {
+Counts run(const std::string& config, std::vector<std::string> optimizers = {"sgd", "adam"}) {
   std::ostringstream log;
   parity::ParityOptions o;
+  o.optimizers = std::move(optimizers);
   const auto checks = parity::run_parity(test::fixture("maskrcnn_parity_" + config + ".safetensors"), o, &log);
   MESSAGE(log.str());
   Counts n;
@@ -95,14 +99,27 @@ TEST_CASE("parity_frozen: 3 trainable backbone stages (conv1, layer1 frozen), 8 
   CHECK(n.grads <= 95 - 10);  // conv1 and layer1's 10 convolutions have none on either side
 }
 
-// Not run by ctest yet (so reported as skipped here): against the float64 oracle, SGD holds over 3 steps
-// (losses within 8.2e-5, parameters within 9.1e-3 of the distance travelled) but Adam's trajectory parts
-// from torchvision's at step 2 (the proposals move apart and the sampled ROIs have no counterpart), and
-// the 20-step run was not verified yet. scripts/parity --config trajectory [--steps N] runs it.
-TEST_CASE("parity_trajectory: 20 SGD and 20 Adam steps from the same weights, losses and final parameters" *
-          doctest::skip()) {
-  const Counts n = run("trajectory");
-  CHECK(n.trajectory_losses == 2 * 20 * 5);
-  CHECK(n.trajectory_params >= 2 * 80);
-  CHECK(n.summaries == 4);
+// 20 steps from the same weights with torchvision's RPN proposals and sampler choices replayed at every step:
+// the five losses at every step and every trainable parameter at the end, within the tolerances
+// parity/trajectory.h derives from the spread of torch's own float32 trajectory (measured by the fixture).
+void check_trajectory(const std::string& optimizer) {
+  const Counts n = run("trajectory", {optimizer});
+  CHECK(n.trajectory_losses == 20 * 5);
+  CHECK(n.trajectory_params >= 80);  // conv1 and layer1 frozen
+  CHECK(n.summaries == 2);
+}
+
+TEST_CASE("parity_trajectory_sgd: 20 SGD steps (momentum, weight decay), losses and final parameters") {
+  check_trajectory("sgd");
+}
+
+// Not run by ctest yet (so reported as skipped here): ours leaves lambda times torch's own float32 spread at 6
+// of the 100 losses (worst 3.1x the tolerance, mrcnn_class_loss at step 6; the final parameters hold, worst 0.93
+// of the tolerance), where SGD stays within 0.26 of it. Up to step 2 ours and torch's float32 runs are equally
+// far from float64 (1e-6 .. 1e-4); from step 3 ours is 2-20x farther on some losses. Not yet explained: Adam
+// normalizes each element's update, so an element's gradient error becomes an update error of up to
+// lr * |its gradient error| / (sqrt(v) + eps), and ours and torch's float32 gradients err in different elements,
+// but eps 1e-4 (bounding that) still leaves 3 of 100 (worst 2.3x). scripts/parity --config trajectory runs it.
+TEST_CASE("parity_trajectory_adam: 20 Adam steps (weight decay), losses and final parameters" * doctest::skip()) {
+  check_trajectory("adam");
 }

@@ -102,7 +102,8 @@ Losses MaskRCNN::forward_train(const std::vector<Tensor>& images, std::vector<Ta
   const std::vector<Tensor> features = backbone->forward(il.tensors);
   for (size_t l = 0; l < features.size(); ++l) ctx.record("fpn." + std::to_string(l), features[l]);
   const RpnOutput r = rpn->forward(il, features, &targets, ctx);
-  const RoiOutput h = roi_heads->forward(features, r.boxes, il.image_sizes, &targets, ctx);
+  const RoiOutput h =
+      roi_heads->forward(features, proposal_hook ? proposal_hook(r.boxes) : r.boxes, il.image_sizes, &targets, ctx);
   Losses out;
   out.by_name = {{"rpn_class_loss", r.loss_objectness},
                  {"rpn_bbox_loss", r.loss_box_reg},

@@ -2,6 +2,7 @@
 // ResNet-FPN backbone -> RPN -> ROI heads -> postprocess. In training it returns the five losses by
 // the Keras study's names, combined with LOSS_WEIGHTS; in eval the detections per photo.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,6 +56,10 @@ class MaskRCNN : public Module {
 
   Generator& generator() { return gen_; }
   SamplerHook sampler_hook;  // when set, replaces the training samplers' random draws
+  // When set, forward_train hands the ROI heads what it returns for the RPN's proposals (per image, detached
+  // [k, 4]) instead of them: parity tests replay another implementation's proposals, which are a discrete
+  // choice (top-k, NMS over near-tied objectness scores) that rounding alone can change.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>& proposals)> proposal_hook;
   Trace* trace = nullptr;    // when set, receives the intermediate tensors of each forward
 
   std::shared_ptr<BackboneWithFPN> backbone;
