@@ -1,7 +1,7 @@
 // Host-sync accounting on the CPU path (tensor/host_sync.h): every read of device data to the host is
 // counted whatever the device, so these tests count what a CUDA training step would wait for.
-// clip_grad_norm reads once for all gradients, the losses are read in one transfer, and a training
-// step of the trainer stays under its budget.
+// clip_grad_norm reads once for all gradients, the losses are read in one transfer, the targets are checked
+// on the host, and a training step of the trainer stays under its budget.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -73,6 +73,30 @@ TEST_CASE("clip_grad_norm reads once for all gradients (not once per tensor), ev
     CHECK(s.count() == 1);
     CHECK(total == doctest::Approx(expect).epsilon(1e-6));
   }
+}
+
+TEST_CASE("targets: checked on the host before the upload, none read back; unchecked, all read in one transfer") {
+  test::TempDir tmp;
+  const data::Dataset ds = test::shapes_dataset(tmp.path / "shapes", 2);
+  const maskrcnn::Config c = test::tiny_shapes_config();
+  data::Loader loader(ds, train::loader_options(c, true, 9));
+  loader.begin_epoch(0);
+  const std::optional<data::Batch> b = loader.next();
+  REQUIRE(b);
+  REQUIRE(b->targets.size() == 2);
+  HostSyncScope upload;
+  const train::ModelInputs in = train::to_model_inputs(*b, Device::cpu(), c.NUM_CLASSES);
+  CHECK(upload.count() == 0);
+  auto reads = [&](bool checked) {
+    maskrcnn::MaskRCNN m(c);  // the same weights and draws each time: the same reads but the check's
+    m.train();
+    std::vector<maskrcnn::Target> targets = in.targets;
+    for (maskrcnn::Target& t : targets) t.checked = checked;
+    HostSyncScope s;
+    (void)m.forward_train(in.images, targets);
+    return s.count();
+  };
+  CHECK(reads(false) - reads(true) == 1);  // both photos' boxes and labels in one read
 }
 
 TEST_CASE("one training step of the trainer: reads counted and under budget") {

@@ -9,6 +9,7 @@
 
 #include "data/shapes.h"
 #include "data/load_dataset.h"
+#include "tensor/host_sync.h"
 #include "tensor/serialize.h"
 #include "shapes_test_util.h"
 #include "test_util.h"
@@ -102,6 +103,23 @@ TEST_CASE("to_model_inputs crops each photo and its masks out of the padded batc
   CHECK(in.images[1].data<float>()[(2 * 6 + 5) * 7 + 6] == img.data<float>()[((1 * 3 + 2) * 8 + 5) * 12 + 6]);
   CHECK(in.targets[0].labels.data<int64_t>()[0] == 2);
   CHECK(in.targets[1].masks.shape() == Shape{1, 6, 7});
+  CHECK(!in.targets[0].checked);
+  // with the class count, the boxes and labels are checked on the host (no read) and marked checked, so
+  // forward_train reads nothing back; a bad box or label names the photo
+  HostSyncScope reads;
+  const ModelInputs checked = to_model_inputs(b, Device::cpu(), 3);
+  CHECK(reads.count() == 0);
+  CHECK((checked.targets[0].checked && checked.targets[1].checked));
+  data::Batch bad = b;
+  bad.targets[1].image_id = "p1";
+  bad.targets[1].labels = Tensor::from_vector(std::vector<int64_t>{3}, {1});
+  CHECK_THROWS_WITH_AS(to_model_inputs(bad, Device::cpu(), 3), doctest::Contains("photo \"p1\": label 3 outside [1, NUM_CLASSES=3)"),
+                       std::invalid_argument);
+  bad = b;
+  bad.targets[0].image_id = "p0";
+  bad.targets[0].boxes = Tensor::from_vector(std::vector<float>{4, 1, 4, 5}, {1, 4});
+  CHECK_THROWS_WITH_AS(to_model_inputs(bad, Device::cpu(), 3), doctest::Contains("photo \"p0\": box 0 has no positive width"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("a short run writes its files and resumes bit-identically from a checkpoint") {

@@ -20,7 +20,9 @@ struct ModelInputs {
   std::vector<maskrcnn::Target> targets;    // boxes, labels, masks of each image
 };
 
-// Crops each photo out of the padded batch and moves everything to `device`.
-ModelInputs to_model_inputs(const data::Batch& batch, Device device);
+// Crops each photo out of the padded batch and moves everything to `device`. With num_classes > 0 each
+// target's boxes and labels are first checked on the host (maskrcnn::check_target_values, the photo named in
+// errors) and marked checked, so forward_train reads nothing back from the device to check them.
+ModelInputs to_model_inputs(const data::Batch& batch, Device device, int64_t num_classes = 0);
 
 }  // namespace mrc::train

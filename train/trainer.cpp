@@ -200,7 +200,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
     const int64_t step = int64_t(steps_.size() + epoch_steps.size());  // 0-based over the run
     const double lr = phase.lr * lr_factor(cfg, step, options_.steps_per_epoch, total * options_.steps_per_epoch);
     optimizer_->set_lr(lr);
-    const ModelInputs in = to_model_inputs(next_train_batch(), device);
+    const ModelInputs in = to_model_inputs(next_train_batch(), device, cfg.NUM_CLASSES);
     optimizer_->zero_grad();
     const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Training, uint64_t(step + 1), in);
     StepRecord rec{step + 1, epoch + 1, lr, recorded_losses(l.losses, cfg)};
@@ -254,7 +254,7 @@ std::map<std::string, double> Trainer::validate(int64_t epoch) {
   while (n < options_.validation_steps) {
     std::optional<data::Batch> b = val_loader_->next();
     if (!b) break;
-    const ModelInputs in = to_model_inputs(*b, device);
+    const ModelInputs in = to_model_inputs(*b, device, model_.config().NUM_CLASSES);
     const GlobalBatch::Result l = global_batch_->forward(GlobalBatch::Stream::Validation, (uint64_t(epoch) << 32) + uint64_t(n), in);
     accumulate(sum, recorded_losses(l.losses, model_.config()));
     ++n;

@@ -19,7 +19,16 @@ namespace mrc::maskrcnn {
 // pixels, labels int64 [n] in [1, NUM_CLASSES), masks uint8 [n, H, W] (0/1) at the image's size.
 struct Target {
   Tensor boxes, labels, masks;
+  // Set once check_target_values has passed on these boxes and labels on the host, before they were uploaded
+  // (train::to_model_inputs): forward_train then reads nothing back from the device to check them.
+  bool checked = false;
 };
+
+// Throws std::invalid_argument naming `where` and the box or label unless every box (x1, y1, x2, y2) has
+// x1 < x2 and y1 < y2 and every label lies in [1, num_classes). boxes [n * 4] and labels [n] as host values
+// (float32 boxes are exact in double, int64 labels below 2^53).
+void check_target_values(const double* boxes, const double* labels, int64_t n, int64_t num_classes,
+                         const std::string& where);
 
 // Normalized, resized images zero-padded into one batch, with each image's size before padding.
 struct ImageList {

@@ -59,30 +59,38 @@ Losses MaskRCNN::forward_train(const std::vector<Tensor>& images, std::vector<Ta
   if (targets.size() != images.size())
     throw std::invalid_argument("MaskRCNN::forward_train: " + std::to_string(targets.size()) + " targets for " +
                                 std::to_string(images.size()) + " images");
+  auto where = [](size_t i) { return "MaskRCNN::forward_train: target " + std::to_string(i); };
+  // The values of targets not checked on the host before their upload (Target::checked): every box and label
+  // of the batch read in one transfer (a host sync on CUDA), not two per image.
+  std::vector<Tensor> unchecked;
   for (size_t i = 0; i < targets.size(); ++i) {
     Target& t = targets[i];
-    const std::string where = "MaskRCNN::forward_train: target " + std::to_string(i);
     if (!t.boxes.defined() || t.boxes.dim() != 2 || t.boxes.size(1) != 4 || t.boxes.dtype() != DType::Float32)
-      throw std::invalid_argument(where + ": boxes must be float32 [n, 4]");
+      throw std::invalid_argument(where(i) + ": boxes must be float32 [n, 4]");
     const int64_t n = t.boxes.size(0);
     if (!t.labels.defined() || t.labels.dtype() != DType::Int64 || t.labels.dim() != 1 || t.labels.size(0) != n)
-      throw std::invalid_argument(where + ": labels must be int64 [" + std::to_string(n) + "]");
+      throw std::invalid_argument(where(i) + ": labels must be int64 [" + std::to_string(n) + "]");
     if (!t.masks.defined() || t.masks.dim() != 3 || t.masks.size(0) != n || t.masks.size(1) != images[i].size(1) ||
         t.masks.size(2) != images[i].size(2))
-      throw std::invalid_argument(where + ": masks must be [" + std::to_string(n) + ", H, W] at the image's size");
+      throw std::invalid_argument(where(i) + ": masks must be [" + std::to_string(n) + ", H, W] at the image's size");
     if (t.masks.dtype() != DType::UInt8) t.masks = t.masks.to(DType::UInt8);
-    if (n) {
-      const auto b = t.boxes.to_vector<float>();
-      for (int64_t j = 0; j < n; ++j)
-        if (!(b[size_t(4 * j + 2)] > b[size_t(4 * j)] && b[size_t(4 * j + 3)] > b[size_t(4 * j + 1)]))
-          throw std::invalid_argument(where + ": box " + std::to_string(j) +
-                                      " has no positive width and height (x1 < x2 and y1 < y2 expected)");
-      const auto l = t.labels.to_vector<int64_t>();
-      for (int64_t j = 0; j < n; ++j)
-        if (l[size_t(j)] < 1 || l[size_t(j)] >= cfg_.NUM_CLASSES)
-          throw std::invalid_argument(where + ": label " + std::to_string(l[size_t(j)]) + " outside [1, NUM_CLASSES=" +
-                                      std::to_string(cfg_.NUM_CLASSES) + ")");
+    if (n && !t.checked) {
+      unchecked.push_back(t.boxes.reshape({-1}).to(DType::Float64));
+      unchecked.push_back(t.labels.to(DType::Float64));
     }
+  }
+  if (!unchecked.empty()) {
+    const std::vector<double> v = cat(unchecked, 0).to_vector<double>();
+    size_t at = 0;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const int64_t n = targets[i].boxes.size(0);
+      if (!n || targets[i].checked) continue;
+      check_target_values(v.data() + at, v.data() + at + 4 * size_t(n), n, cfg_.NUM_CLASSES, where(i));
+      at += 5 * size_t(n);
+    }
+  }
+  for (Target& t : targets) {
+    const int64_t n = t.boxes.size(0);
     if (n > cfg_.MAX_GT_INSTANCES) {  // a random subset, as the Keras data generator keeps
       std::vector<int64_t> perm = gen_.randperm(n);
       perm.resize(size_t(cfg_.MAX_GT_INSTANCES));

@@ -32,7 +32,8 @@ class MaskRCNN : public Module {
   const Config& config() const { return cfg_; }
 
   // Training mode (train()): images float32 [3, H, W] in [0, 1], one Target per image (in the images'
-  // pixel coordinates; they are resized with the images). Keeps at most MAX_GT_INSTANCES per image.
+  // pixel coordinates; they are resized with the images). Keeps at most MAX_GT_INSTANCES per image. The boxes
+  // and labels of targets not checked on the host (Target::checked) are read back in one transfer and checked.
   Losses forward_train(const std::vector<Tensor>& images, std::vector<Target> targets);
   // Eval mode (eval()): detections per image in its own coordinates, masks pasted at its size.
   std::vector<Detections> detect(const std::vector<Tensor>& images);
