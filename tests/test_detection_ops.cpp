@@ -1,9 +1,13 @@
-// The detection kernels as engine ops: roi_align (differentiable in the features) and nms/batched_nms
-// on Tensors. The kernels themselves are checked against torchvision in test_roi_align / test_nms.
+// The detection kernels as engine ops: roi_align (differentiable in the features) and nms/batched_nms/
+// batched_nms_mask on Tensors. The kernels themselves are checked against torchvision in test_roi_align / test_nms.
 #include <doctest/doctest.h>
+
+#include <random>
+#include <set>
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
+#include "tensor/host_sync.h"
 
 using namespace mrc;
 
@@ -32,4 +36,50 @@ TEST_CASE("nms and batched_nms ops") {
   CHECK(nms(Tensor::zeros({0, 4}), Tensor::zeros({0}), 0.5).numel() == 0);
   CHECK_THROWS_WITH(nms(boxes, Tensor::zeros({3}), 0.5), doctest::Contains("scores must be [4]"));
   CHECK_THROWS_WITH(roi_align(Tensor::zeros({1, 1, 4, 4}), Tensor::zeros({2, 4}), 2, 2), doctest::Contains("[K, 5]"));
+}
+
+TEST_CASE("batched_nms_mask: batched_nms's kept set as a mask, each category on its own, no host read") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (const int64_t n : {1500, 300}) {
+    CAPTURE(n);
+    std::vector<float> b, sc;
+    std::vector<int64_t> cat;
+    for (int64_t i = 0; i < n; ++i) {
+      const float x = 80 * u(rng), y = 80 * u(rng);
+      b.insert(b.end(), {x, y, x + 1 + 20 * u(rng), y + 1 + 20 * u(rng)});
+      sc.push_back(u(rng));
+      cat.push_back(int64_t(5 * u(rng)));
+    }
+    const Tensor boxes = Tensor::from_vector(b, {n, 4}), scores = Tensor::from_vector(sc), cats = Tensor::from_vector(cat);
+    HostSyncScope reads;
+    const Tensor mask = batched_nms_mask(boxes, scores, cats, 0.5);
+    CHECK(reads.count() == 0);
+    REQUIRE(mask.shape() == Shape{n});
+    CHECK(mask.dtype() == DType::UInt8);
+    std::set<int64_t> got;
+    const std::vector<uint8_t> m = mask.to_vector<uint8_t>();
+    for (int64_t i = 0; i < n; ++i)
+      if (m[size_t(i)]) got.insert(i);
+    // the reference: nms on each category's boxes alone (batched_nms's own path above 1000 boxes; below, its
+    // coordinate trick rounds otherwise)
+    std::set<int64_t> want;
+    for (int64_t c = 0; c < 5; ++c) {
+      std::vector<int64_t> members;
+      for (int64_t i = 0; i < n; ++i)
+        if (cat[size_t(i)] == c) members.push_back(i);
+      const Tensor idx = Tensor::from_vector(members);
+      for (const int64_t k : nms(index_select(boxes, 0, idx), index_select(scores, 0, idx), 0.5).to_vector<int64_t>())
+        want.insert(members[size_t(k)]);
+    }
+    CHECK(got == want);
+    CHECK(got.size() < size_t(n));  // overlapping boxes: some suppressed
+    if (n > 1000) {
+      const std::vector<int64_t> k = batched_nms(boxes, scores, cats, 0.5).to_vector<int64_t>();
+      CHECK(std::set<int64_t>(k.begin(), k.end()) == got);
+    }
+  }
+  CHECK(batched_nms_mask(Tensor::zeros({0, 4}), Tensor::zeros({0}), Tensor::zeros({0}, DType::Int64), 0.5).numel() == 0);
+  CHECK_THROWS_WITH(batched_nms_mask(Tensor::zeros({2, 4}), Tensor::zeros({2}), Tensor::zeros({2}), 0.5),
+                    doctest::Contains("idxs must be int64 [2]"));
 }

@@ -28,6 +28,13 @@ int64_t batched_nms_cpu(const T* boxes, const T* scores, const int64_t* idxs, in
 // torchvision picks the per-category path above this many boxes (numel > 4000 on the CPU).
 inline constexpr int64_t kBatchedNmsPerCategoryAbove = 1000;
 
+// batched_nms's kept set as a mask (kept[i] = 1 when box i survives), always per category with exact
+// coordinates (the path above kBatchedNmsPerCategoryAbove, whatever n): a category's kept set depends on its
+// own boxes only, so one call can serve many images (a category per image and level). kept holds n entries.
+template <class T>
+void batched_nms_mask_cpu(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, double iou_threshold,
+                          uint8_t* kept);
+
 #if defined(MRC_WITH_CUDA)
 // Device pointers in and out (keep holds n entries on the device); returns the count, which needs a
 // synchronisation of `stream`. Ties are broken like NmsTies::Stable, so keep sets equal the CPU's
@@ -37,6 +44,9 @@ int64_t nms_cuda(const float* boxes, const float* scores, int64_t n, double iou_
                  GpuStream stream);
 int64_t batched_nms_cuda(const float* boxes, const float* scores, const int64_t* idxs, int64_t n,
                          double iou_threshold, int64_t* keep, GpuStream stream);
+// The mask above on the device, with no synchronisation: kernels queued on `stream`, nothing read back.
+void batched_nms_mask_cuda(const float* boxes, const float* scores, const int64_t* idxs, int64_t n,
+                           double iou_threshold, uint8_t* kept, GpuStream stream);
 #endif
 
 }  // namespace mrc::kernels

@@ -79,6 +79,29 @@ int64_t greedy_nms(const T* boxes, const T* scores, int64_t n, double iou_thresh
   return kept;
 }
 
+// kept[i] = 1 for the boxes a greedy NMS keeps within their own category idxs[i] (exact coordinates; the
+// members of a category in ascending index order); kept comes zeroed.
+template <class T>
+void per_category_nms(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, double iou_threshold,
+                      uint8_t* kept) {
+  std::map<int64_t, std::vector<int64_t>> members;
+  for (int64_t i = 0; i < n; ++i) members[idxs[i]].push_back(i);
+  std::vector<T> cb, cs;
+  std::vector<int64_t> ck;
+  for (const auto& [cat, ids] : members) {
+    const int64_t m = int64_t(ids.size());
+    cb.resize(size_t(4 * m));
+    cs.resize(size_t(m));
+    ck.resize(size_t(m));
+    for (int64_t j = 0; j < m; ++j) {
+      std::copy(boxes + 4 * ids[size_t(j)], boxes + 4 * ids[size_t(j)] + 4, cb.begin() + 4 * j);
+      cs[size_t(j)] = scores[ids[size_t(j)]];
+    }
+    const int64_t k = greedy_nms(cb.data(), cs.data(), m, iou_threshold, ck.data());
+    for (int64_t j = 0; j < k; ++j) kept[size_t(ids[size_t(ck[size_t(j)])])] = 1;
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -105,23 +128,8 @@ int64_t batched_nms_cpu(const T* boxes, const T* scores, const int64_t* idxs, in
   }
   // torchvision _batched_nms_vanilla: NMS per category (ascending index order inside each), then the
   // kept indices, in ascending order, sorted by score.
-  std::map<int64_t, std::vector<int64_t>> members;
-  for (int64_t i = 0; i < n; ++i) members[idxs[i]].push_back(i);
   std::vector<uint8_t> kept_mask(size_t(n), 0);
-  std::vector<T> cb, cs;
-  std::vector<int64_t> ck;
-  for (const auto& [cat, ids] : members) {
-    const int64_t m = int64_t(ids.size());
-    cb.resize(size_t(4 * m));
-    cs.resize(size_t(m));
-    ck.resize(size_t(m));
-    for (int64_t j = 0; j < m; ++j) {
-      std::copy(boxes + 4 * ids[size_t(j)], boxes + 4 * ids[size_t(j)] + 4, cb.begin() + 4 * j);
-      cs[size_t(j)] = scores[ids[size_t(j)]];
-    }
-    const int64_t k = greedy_nms(cb.data(), cs.data(), m, iou_threshold, ck.data());
-    for (int64_t j = 0; j < k; ++j) kept_mask[size_t(ids[size_t(ck[size_t(j)])])] = 1;
-  }
+  per_category_nms(boxes, scores, idxs, n, iou_threshold, kept_mask.data());
   std::vector<int64_t> kept;
   std::vector<T> kept_scores;
   for (int64_t i = 0; i < n; ++i)
@@ -134,11 +142,21 @@ int64_t batched_nms_cpu(const T* boxes, const T* scores, const int64_t* idxs, in
   return int64_t(kept.size());
 }
 
+template <class T>
+void batched_nms_mask_cpu(const T* boxes, const T* scores, const int64_t* idxs, int64_t n, double iou_threshold,
+                          uint8_t* kept) {
+  if (n < 0) throw std::runtime_error("batched_nms_mask: number of boxes must be >= 0, got " + std::to_string(n));
+  std::fill_n(kept, size_t(n), uint8_t(0));
+  per_category_nms(boxes, scores, idxs, n, iou_threshold, kept);
+}
+
 template int64_t nms_cpu<float>(const float*, const float*, int64_t, double, int64_t*);
 template int64_t nms_cpu<double>(const double*, const double*, int64_t, double, int64_t*);
 template int64_t batched_nms_cpu<float>(const float*, const float*, const int64_t*, int64_t, double, int64_t*,
                                         NmsTies);
 template int64_t batched_nms_cpu<double>(const double*, const double*, const int64_t*, int64_t, double, int64_t*,
                                          NmsTies);
+template void batched_nms_mask_cpu<float>(const float*, const float*, const int64_t*, int64_t, double, uint8_t*);
+template void batched_nms_mask_cpu<double>(const double*, const double*, const int64_t*, int64_t, double, uint8_t*);
 
 }  // namespace mrc::kernels

@@ -85,8 +85,11 @@ __global__ void mask_kernel(const float4* __restrict__ boxes, const float* __res
   mask[int64_t(i) * col_blocks + col_block] = bits;
 }
 
+// The kept boxes in score order to keep (and their count to num_kept), or, with kept_mask, a 1 at each kept
+// box's index (kept_mask zeroed beforehand).
 __global__ void reduce_kernel(const unsigned long long* __restrict__ mask, int n, int col_blocks,
-                              const int* __restrict__ order, int64_t* __restrict__ keep, int* __restrict__ num_kept) {
+                              const int* __restrict__ order, int64_t* __restrict__ keep, int* __restrict__ num_kept,
+                              uint8_t* __restrict__ kept_mask) {
   extern __shared__ unsigned long long removed[];
   __shared__ unsigned long long kept_bits;
   __shared__ int count;
@@ -111,7 +114,9 @@ __global__ void reduce_kernel(const unsigned long long* __restrict__ mask, int n
     }
     __syncthreads();
     const unsigned long long kept = kept_bits;
-    if (threadIdx.x == 0) {
+    if (kept_mask) {
+      if (int(threadIdx.x) < size && ((kept >> threadIdx.x) & 1ull)) kept_mask[order[base + threadIdx.x]] = 1;
+    } else if (threadIdx.x == 0) {
       int c = count;
       for (unsigned long long k = kept; k; k &= k - 1) keep[c++] = order[base + __ffsll(k) - 1];
       count = c;
@@ -124,7 +129,7 @@ __global__ void reduce_kernel(const unsigned long long* __restrict__ mask, int n
       }
     __syncthreads();
   }
-  if (threadIdx.x == 0) *num_kept = count;
+  if (threadIdx.x == 0 && num_kept) *num_kept = count;
 }
 
 // torchvision's coordinate trick: boxes + idx * (max coordinate + 1). One block (n <= 1000 here).
@@ -143,8 +148,10 @@ __global__ void offset_boxes_kernel(const float* __restrict__ boxes, const int64
   for (int i = threadIdx.x; i < 4 * n; i += blockDim.x) out[i] = boxes[i] + mul_rn(float(idxs[i / 4]), span);
 }
 
+// The kept indices to keep and their count (a synchronisation of `stream`), or, with kept_mask, the kept
+// mask queued on `stream` (returns 0, reads nothing back).
 int64_t run_nms(const float* boxes, const float* scores, const int64_t* cats, int64_t n64, double iou_threshold,
-                int64_t* keep, cudaStream_t stream) {
+                int64_t* keep, cudaStream_t stream, uint8_t* kept_mask = nullptr) {
   if (n64 < 0) throw std::runtime_error("nms_cuda: number of boxes must be >= 0, got " + std::to_string(n64));
   if (n64 == 0) return 0;
   if (n64 > (int64_t(1) << 31) - 1) throw std::runtime_error("nms_cuda: more than 2^31 boxes");
@@ -181,9 +188,16 @@ int64_t run_nms(const float* boxes, const float* scores, const int64_t* cats, in
   mask_kernel<<<dim3(col_blocks, col_blocks), kBlock, 0, stream>>>(
       sorted.as<float4>(), areas.as<float>(), scats.as<int64_t>(), n, col_blocks, threshold,
       mask.as<unsigned long long>());
+  if (kept_mask) {
+    check(cudaMemsetAsync(kept_mask, 0, size_t(n), stream), "clear the kept mask");
+    reduce_kernel<<<1, 1024, shared, stream>>>(mask.as<unsigned long long>(), n, col_blocks, order, nullptr, nullptr,
+                                               kept_mask);
+    check(cudaGetLastError(), "kernel launch");
+    return 0;
+  }
   Scratch count(sizeof(int), stream, "count");
   reduce_kernel<<<1, 1024, shared, stream>>>(mask.as<unsigned long long>(), n, col_blocks, order, keep,
-                                             count.as<int>());
+                                             count.as<int>(), nullptr);
   check(cudaGetLastError(), "kernel launch");
   int kept = 0;
   check(cudaMemcpyAsync(&kept, count.ptr, sizeof(int), cudaMemcpyDeviceToHost, stream), "copy count");
@@ -205,6 +219,11 @@ int64_t batched_nms_cuda(const float* boxes, const float* scores, const int64_t*
   Scratch shifted(sizeof(float) * 4 * size_t(n), stream, "offset boxes");
   offset_boxes_kernel<<<1, 1024, 0, stream>>>(boxes, idxs, int(n), shifted.as<float>());
   return run_nms(shifted.as<float>(), scores, nullptr, n, iou_threshold, keep, stream);
+}
+
+void batched_nms_mask_cuda(const float* boxes, const float* scores, const int64_t* idxs, int64_t n,
+                           double iou_threshold, uint8_t* kept, GpuStream stream) {
+  if (n > 0) run_nms(boxes, scores, idxs, n, iou_threshold, nullptr, stream, kept);
 }
 
 }  // namespace mrc::kernels

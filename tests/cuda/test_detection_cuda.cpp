@@ -181,6 +181,28 @@ TEST_CASE("nms and batched_nms: CUDA keeps exactly what the CPU keeps") {
   CHECK(nms_cuda(nullptr, nullptr, 0, 0.5, nullptr, nullptr) == 0);
 }
 
+TEST_CASE("batched_nms_mask: the CUDA mask equals the CPU's, with ties, below and above 1000 boxes") {
+  if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
+  for (int64_t n : {1, 65, 300, 1000, 4000, 20000}) {
+    CAPTURE(n);
+    const bool ties = n == 4000;
+    const std::vector<float> boxes = random_boxes(n, 1024.f, 8.f, 200.f);
+    std::vector<float> scores(static_cast<size_t>(n));
+    std::vector<int64_t> cats(static_cast<size_t>(n));
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    std::uniform_int_distribution<int64_t> c(0, 11);
+    for (float& s : scores) s = ties ? float(int(u(rng) * 8)) / 8.f : u(rng);
+    for (int64_t& v : cats) v = c(rng);
+    std::vector<uint8_t> want(static_cast<size_t>(n), 7);
+    batched_nms_mask_cpu(boxes.data(), scores.data(), cats.data(), n, 0.5, want.data());
+    Dev<float> db(boxes), ds(scores);
+    Dev<int64_t> dc(cats);
+    Dev<uint8_t> dm(static_cast<size_t>(n));
+    batched_nms_mask_cuda(db.p, ds.p, dc.p, n, 0.5, dm.p, nullptr);  // queued: get() synchronizes
+    CHECK(dm.get() == want);
+  }
+}
+
 TEST_CASE("anchors, box ops and the matcher: CUDA equals CPU") {
   if (!test::real_gpu()) return;  // raw device pointers: no fake-GPU mode
   const std::vector<float> cell = cell_anchors({32, 45}, {0.5, 1.0, 2.0});
