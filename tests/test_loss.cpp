@@ -6,6 +6,7 @@
 
 #include "gradcheck.h"
 #include "kernels/ops.h"
+#include "tensor/host_sync.h"
 
 using namespace mrc;
 using namespace mrc::test;
@@ -36,6 +37,27 @@ TEST_CASE("cross_entropy by hand") {
   CHECK(g[0] == doctest::Approx(0.25 / 2).epsilon(1e-14));
   CHECK(g[1] == doctest::Approx(-0.25 / 2).epsilon(1e-14));
   CHECK(g[2] == doctest::Approx(-0.5 / 2).epsilon(1e-14));
+}
+
+TEST_CASE("cross_entropy's target check: one host read, or none with out-of-range targets made NaN") {
+  const Tensor logits = f64({0, std::log(3.0), 0, 0, 1, 2}, {3, 2});
+  const Tensor t = i64({1, -1, 0});
+  {
+    HostSyncScope reads;
+    (void)cross_entropy(logits, t, Tensor(), -1);
+    CHECK(reads.count() == 1);  // the smallest and largest target in one transfer
+  }
+  HostSyncScope reads;
+  const Tensor a = cross_entropy(logits, t, Tensor(), -1, Reduction::None, TargetCheck::NaN);
+  const Tensor bad = cross_entropy(logits, i64({1, 2, -3}), Tensor(), -1, Reduction::None, TargetCheck::NaN);
+  const Tensor mean_bad = cross_entropy(logits, i64({1, 2, 0}), Tensor(), -1, Reduction::Mean, TargetCheck::NaN);
+  CHECK(reads.count() == 0);
+  CHECK(a.to_vector<double>() == cross_entropy(logits, t, Tensor(), -1, Reduction::None).to_vector<double>());
+  const std::vector<double> b = bad.to_vector<double>();
+  CHECK(b[0] == doctest::Approx(std::log(4.0 / 3.0)).epsilon(1e-14));
+  CHECK(std::isnan(b[1]));  // class 2 of 2
+  CHECK(std::isnan(b[2]));  // -3 is neither a class nor ignore_index
+  CHECK(std::isnan(mean_bad.item<double>()));
 }
 
 TEST_CASE("binary_cross_entropy_with_logits, smooth_l1, l1 by hand") {

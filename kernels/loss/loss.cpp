@@ -3,7 +3,9 @@
 // composed form has the wrong derivative at x = 0 (where relu' and |x|' switch).
 #include "kernels/loss/loss.h"
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/index/index.h"
@@ -50,7 +52,7 @@ Tensor reduce_loss(const Tensor& loss, Reduction reduction) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                     Reduction reduction) {
+                     Reduction reduction, TargetCheck check) {
   const char* op = "cross_entropy";
   check_float(op, logits, "logits");
   check_defined(op, target, "target");
@@ -70,17 +72,22 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
   }
   const Tensor t = target.detach();
   const Tensor valid = ne(t, double(ignore_index));
-  const Tensor safe = where(valid, t, 0.0);
-  if (safe.numel() > 0) {
-    const int64_t lo = min(safe).item<int64_t>(), hi = max(safe).item<int64_t>();
+  Tensor safe = where(valid, t, 0.0), bad;
+  if (safe.numel() > 0 && check == TargetCheck::Read) {
+    const std::vector<int64_t> range = stack({min(safe), max(safe)}).to_vector<int64_t>();  // one read
+    const int64_t lo = range[0], hi = range[1];
     if (lo < 0 || hi >= classes)
       throw_arg(op, "target values must be in [0, " + std::to_string(classes) + ") or ignore_index " +
                         std::to_string(ignore_index) + ", found " + std::to_string(lo < 0 ? lo : hi));
+  } else if (safe.numel() > 0) {  // out of range: class 0 picked, the loss made NaN below
+    bad = logical_or(lt(safe, 0.0), ge(safe, double(classes)));
+    safe = where(bad, Tensor::zeros({}, DType::Int64, safe.device()), safe);
   }
   const Tensor picked = gather(log_softmax(logits, 1), 1, safe.unsqueeze(1)).squeeze(1);
   Tensor w = valid.to(logits.dtype());
   if (weight.defined()) w = mul(index_select(weight, 0, safe.reshape({-1})).view(safe.shape()), w);
-  const Tensor loss = neg(mul(picked, w));
+  Tensor loss = neg(mul(picked, w));
+  if (bad.defined()) loss = where(bad, Tensor::full({}, NAN, loss.dtype(), loss.device()), loss);
   if (reduction == Reduction::Mean) return div(sum(loss), sum(w));
   return reduce_loss(loss, reduction);
 }

@@ -13,8 +13,13 @@ enum class Reduction : uint8_t { None, Mean, Sum };
 // ignore_index; weight: optional [C] class weights. Mean is torch's weighted mean: the sum of
 // weight[target] * loss over non-ignored elements divided by the sum of their weights (NaN when every
 // target is ignored, as torch). None returns per-element losses, 0 where ignored.
+// TargetCheck::Read reads the targets' smallest and largest values to the host (one read, a sync on CUDA) and
+// throws naming a value out of range; TargetCheck::NaN reads nothing: a target out of range makes its loss
+// NaN (and the mean or sum NaN), for callers whose targets are in range by construction.
+enum class TargetCheck : uint8_t { Read, NaN };
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
-                     int64_t ignore_index = -100, Reduction reduction = Reduction::Mean);
+                     int64_t ignore_index = -100, Reduction reduction = Reduction::Mean,
+                     TargetCheck check = TargetCheck::Read);
 
 // max(x, 0) - x * t + log(1 + exp(-|x|)), times weight (optional, broadcastable to x). Target has x's
 // shape and dtype. Gradient w.r.t. x is (sigmoid(x) - t) * weight, exact at x = 0 too.
