@@ -359,6 +359,45 @@ TEST_CASE("device samplers: the masked and fixed-size losses equal the gathered 
   }
 }
 
+TEST_CASE("device samplers: the RPN filters every image at once into the per-image filtering's proposals, exactly") {
+  // (a) 200 candidates per level and a score threshold that sets about half aside (the random head's scores are
+  // near 0.5): each image's NMS runs on <= 1000 survivors, batched_nms's coordinate trick; (b) 96-pixel images
+  // and 1000 candidates per level: over 1000 survivors, one NMS per level. Small boxes are set aside in both.
+  for (int variant = 0; variant < 2; ++variant) {
+    CAPTURE(variant);
+    Config c = small_config();
+    c.RPN_MIN_SIZE = 2;
+    if (variant == 0) {
+      c.RPN_SCORE_THRESHOLD = 0.5;
+    } else {
+      c.IMAGE_MIN_DIM = c.IMAGE_MAX_DIM = 96;
+      c.PRE_NMS_LIMIT_TRAINING = 1000;
+      c.POST_NMS_ROIS_TRAINING = 300;
+    }
+    auto [images, targets] = random_batch(4);
+    auto traced = [&, &images = images, &targets = targets](bool device) {
+      MaskRCNN m(c);
+      m.train();
+      Trace trace;
+      m.trace = &trace;
+      set_device_samplers(device);
+      (void)m.forward_train(images, targets);
+      set_device_samplers(false);
+      return trace;
+    };
+    const Trace plain = traced(false), device = traced(true);
+    for (const char* i : {"0", "1"}) {
+      CAPTURE(i);
+      const Tensor a = plain.at(std::string("rpn.proposals.") + i), b = device.at(std::string("rpn.proposals.") + i);
+      CHECK(a.size(0) > 20);
+      CHECK(a.size(0) <= c.POST_NMS_ROIS_TRAINING);
+      CHECK(a.shape() == b.shape());
+      CHECK(a.to_vector<float>() == b.to_vector<float>());
+      CHECK(plain.at(std::string("rpn.scores.") + i).to_vector<float>() == device.at(std::string("rpn.scores.") + i).to_vector<float>());
+    }
+  }
+}
+
 TEST_CASE("inference: detections in the photos' own coordinates, masks pasted at their size") {
   Config c = small_config();
   MaskRCNN m(c);

@@ -57,7 +57,9 @@ using SamplerHook =
 // sampler draws with balanced_sample_device (no host read of the labels), the RPN losses weigh every anchor
 // by its sampled mask instead of gathering the sampled ones, and the ROI heads take a fixed number of rows
 // per image (sampled first, padding ignored) for the box and mask heads (RoIHeads::fixed_size_losses): no
-// count is read to the host. A different draw from the same Generator than the default sampler's, so runs
+// count is read to the host. In training the RPN also filters every image's proposals at once (one read: the
+// number each keeps; the same proposals as the per-image filtering) and cross_entropy does not read the ROI
+// labels' range (TargetCheck::NaN). A different draw from the same Generator than the default sampler's, so runs
 // with it on are not comparable step by step; the losses for the same picks are the same sums.
 void set_device_samplers(bool on);
 bool device_samplers();

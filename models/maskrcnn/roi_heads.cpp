@@ -132,7 +132,8 @@ RoiOutput RoIHeads::fixed_size_losses(const std::vector<Tensor>& levels, const T
   const Device dev = class_logits.device();
   // fastrcnn_loss over the sampled rows (label >= 0), the padding rows weighted 0
   const Tensor lab = cat(labels, 0), tgt = cat(reg_targets, 0);
-  out.loss_classifier = cross_entropy(class_logits, lab, Tensor(), -1);
+  // the labels are in range by construction (0, -1 or a checked target's label): no read of their range
+  out.loss_classifier = cross_entropy(class_logits, lab, Tensor(), -1, Reduction::Mean, TargetCheck::NaN);
   const Tensor count = clamp_min(sum(ge(lab, 0.0).to(DType::Float32)), 1.0);
   const Tensor pos_w = gt(lab, 0.0).to(DType::Float32);
   const Tensor regs = box_regression.reshape({box_regression.size(0), -1, 4});

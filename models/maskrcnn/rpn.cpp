@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/anchors/anchors_op.h"
+#include "kernels/nms/nms.h"
 #include "kernels/nms/nms_op.h"
 #include "kernels/ops.h"
 #include "layers/init.h"
@@ -65,6 +66,59 @@ Tensor permute_and_flatten(const Tensor& x, int64_t a, int64_t c) {
   return x.view({n, a, c, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, c});
 }
 
+// filter_proposals for every image at once, reading one thing to the host: the number of proposals each image
+// keeps (the per-image filtering reads three counts per image). The same boxes and scores in the same order
+// (ties aside, below): clipped boxes, those too small or under the score threshold set aside (in a category of
+// their own, dropped after the NMS), then one NMS over all images that rounds as batched_nms on each image's
+// survivors does: up to kBatchedNmsPerCategoryAbove survivors, torchvision's coordinate trick (the image's
+// boxes shifted by level * (its survivors' max coordinate + 1), one category per image), above it one
+// category per image and level. Each image keeps its NMS survivors by decreasing score, the first post_n.
+// Ties: equal scores by index; above 1000 survivors batched_nms orders them as torch's CPU sort (same set).
+// obj [N, T] logits, proposals [N, T, 4], idx [N, K] the pre-NMS top-k columns, level_of [K] their levels.
+void filter_all_images(const Tensor& obj, const Tensor& proposals, const Tensor& idx, const std::vector<int64_t>& level_of,
+                       int64_t num_levels, const ImageSizes& sizes, const Config& cfg, int64_t post_n, RpnOutput& out) {
+  const int64_t n = idx.size(0), k = idx.size(1);
+  const Device dev = obj.device();
+  const Tensor scores = sigmoid(gather(obj, 1, idx));  // [N, K]
+  std::vector<Tensor> clipped;
+  for (int64_t i = 0; i < n; ++i)
+    clipped.push_back(clip_boxes(index_select(proposals[i], 0, idx[i]), sizes[size_t(i)].first, sizes[size_t(i)].second));
+  const Tensor boxes = stack(clipped, 0);  // [N, K, 4]
+  // remove_small_boxes (width and height >= min_size, compared in float32) and the score threshold
+  const double min_size = double(float(cfg.RPN_MIN_SIZE));
+  const Tensor valid = logical_and(logical_and(ge(sub(boxes.select(2, 2), boxes.select(2, 0)), min_size),
+                                               ge(sub(boxes.select(2, 3), boxes.select(2, 1)), min_size)),
+                                   ge(scores, cfg.RPN_SCORE_THRESHOLD));
+  const Tensor survivors = sum(valid.to(DType::Float32), {1});  // [N]
+  const Tensor trick = logical_and(valid, le(survivors, double(kernels::kBatchedNmsPerCategoryAbove)).view({n, 1}));
+  const Tensor max_coord = max(where(valid.unsqueeze(2), boxes, -INFINITY).reshape({n, -1}), 1).first;  // [N]
+  const Tensor levels = Tensor::from_vector(level_of, {k}, dev).to(DType::Float32);
+  const Tensor shift = mul(levels.view({1, k}), add(max_coord, 1.0).view({n, 1}));  // [N, K]
+  const Tensor nms_boxes = where(trick.unsqueeze(2), add(boxes, shift.unsqueeze(2)), boxes);
+  // categories: image * L + level (one per level), N * L + image (the coordinate trick), N * L + N (set aside)
+  std::vector<int64_t> per_level(size_t(n * k)), per_image(size_t(n * k));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      per_level[size_t(i * k + j)] = i * num_levels + level_of[size_t(j)];
+      per_image[size_t(i * k + j)] = n * num_levels + i;
+    }
+  const Tensor category =
+      where(valid, where(trick, Tensor::from_vector(per_image, {n, k}, dev), Tensor::from_vector(per_level, {n, k}, dev)),
+            Tensor::full({n, k}, double(n * num_levels + n), DType::Int64, dev));
+  const Tensor kept = logical_and(
+      batched_nms_mask(nms_boxes.reshape({-1, 4}), scores.reshape({-1}), category.reshape({-1}), cfg.RPN_NMS_THRESHOLD)
+          .view({n, k}),
+      valid);
+  const Tensor order = argsort(where(kept, scores, -1.0), 1, true);  // survivors first, by decreasing score
+  const std::vector<int64_t> counts =
+      clamp_max(sum(kept.to(DType::Float32), {1}), double(post_n)).to(DType::Int64).to_vector<int64_t>();  // the read
+  for (int64_t i = 0; i < n; ++i) {
+    const Tensor sel = order[i].narrow(0, 0, counts[size_t(i)]);
+    out.boxes.push_back(index_select(boxes[i], 0, sel));
+    out.scores.push_back(index_select(scores[i], 0, sel));
+  }
+}
+
 }  // namespace
 
 RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vector<Tensor>& features,
@@ -119,7 +173,10 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
     }
     const Tensor idx = cat(top_idx, 1);  // [N, sum k]
     const Tensor levels = Tensor::from_vector(level_of, {int64_t(level_of.size())}, dev);
-    for (int64_t i = 0; i < n_img; ++i) {
+    const bool all_at_once = training && device_samplers();
+    if (all_at_once)
+      filter_all_images(obj, proposals, idx, level_of, int64_t(per_level.size()), images.image_sizes, cfg_, post_n, out);
+    for (int64_t i = 0; i < n_img && !all_at_once; ++i) {
       const Tensor sel = idx[i];
       Tensor scores = sigmoid(index_select(obj[i], 0, sel));
       Tensor boxes = index_select(proposals[i], 0, sel);
@@ -137,8 +194,10 @@ RpnOutput RegionProposalNetwork::forward(const ImageList& images, const std::vec
       keep = keep.narrow(0, 0, std::min(post_n, keep.size(0)));
       out.boxes.push_back(index_select(boxes, 0, keep));
       out.scores.push_back(index_select(scores, 0, keep));
-      ctx.record("rpn.proposals." + std::to_string(i), out.boxes.back());
-      ctx.record("rpn.scores." + std::to_string(i), out.scores.back());
+    }
+    for (int64_t i = 0; i < n_img; ++i) {
+      ctx.record("rpn.proposals." + std::to_string(i), out.boxes[size_t(i)]);
+      ctx.record("rpn.scores." + std::to_string(i), out.scores[size_t(i)]);
     }
   }
   if (!training) return out;

@@ -2,7 +2,8 @@
 // box deltas per anchor (rpn.head.conv.0.0, rpn.head.cls_logits, rpn.head.bbox_pred), anchors per
 // level, proposals (pre-NMS top-n per level, decode, clip, remove small, NMS per level, post-NMS top-n),
 // and in training the anchor targets (Matcher with low-quality matches), the balanced sample and the
-// two losses (objectness BCE, smooth-L1 with beta 1/9 on the positives).
+// two losses (objectness BCE, smooth-L1 with beta 1/9 on the positives). With set_device_samplers in training,
+// the proposals of all images are filtered at once with masks and one host read (the same proposals).
 #pragma once
 #include <memory>
 #include <utility>
