@@ -16,5 +16,10 @@ struct ClipOptions {
 // in place.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, const ClipOptions& options = {});
 double clip_grad_norm(const NamedTensors& params, double max_norm, const ClipOptions& options = {});
+// The same scaling with nothing read to the host (no sync on CUDA): the total norm and the coefficient stay on
+// the gradients' device, the same values as above (IEEE sqrt, add and divide in float64 there too). Returns
+// the total norm as a float64 scalar tensor (undefined when no parameter has a gradient).
+// error_if_nonfinite needs the norm on the host: use clip_grad_norm for it.
+Tensor clip_grad_norm_on_device(const NamedTensors& params, double max_norm, const ClipOptions& options = {});
 
 }  // namespace mrc

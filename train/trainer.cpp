@@ -212,7 +212,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch, std::vector<StepRecord>& epoch_s
       throw std::runtime_error(msg.str());
     }
     global_batch_->backward(l, trainable);  // [data-parallel] the global batch's gradient on every rank
-    if (cfg.GRADIENT_CLIP_NORM > 0) clip_grad_norm(trainable, cfg.GRADIENT_CLIP_NORM);
+    if (cfg.GRADIENT_CLIP_NORM > 0) clip_grad_norm_on_device(trainable, cfg.GRADIENT_CLIP_NORM);  // no read
     {
       profile::Scope stage("optimizer");
       optimizer_->step();
