@@ -1,5 +1,6 @@
 // Gradient clipping (see clip.h). Per-gradient norms come from the engine's reductions (which
-// accumulate in double); they are combined on the gradients' device in double and read once.
+// accumulate in double); they are combined on the gradients' device in double and read once (clip_grad_norm) or not
+// at all (clip_grad_norm_on_device, which also computes the coefficient there).
 #include "optim/clip.h"
 
 #include <cmath>
