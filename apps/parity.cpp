@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   app.add_flag("--train-only", train_only, "only the training pass (no inference, no trajectories)");
   app.add_flag("--no-trajectory", no_trajectory, "skip the SGD/Adam trajectories the reference holds");
   app.add_flag("--verbose", o.verbose, "one line per parameter gradient");
-  app.add_option("--dump", o.dump_path, "save our intermediates and gradients to this safetensors file");
+  app.add_option("--dump", o.dump_path, "save our intermediates, gradients and trajectories to this safetensors file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -290,7 +290,7 @@ std::vector<ParityCheck> run_parity(const std::string& ref_path, const ParityOpt
   if (o.trajectory)
     for (const std::string& optimizer : o.optimizers)
       if (c.has(optimizer + ".0.loss.rpn_class_loss")) {
-        check_trajectory(c, r, optimizer, log);
+        check_trajectory(c, r, optimizer, log, keep);
         ran.push_back(optimizer + ".");
       }
   if (ran.empty()) throw std::runtime_error(ref_path + ": the reference holds none of the parts selected");

@@ -47,7 +47,8 @@ struct ParityOptions {
   std::vector<std::string> optimizers = {"sgd", "adam"};  // the trajectories to run (when the reference holds them)
   bool eval = true, train = true, trajectory = true;  // the parts to run (each when the reference holds it)
   bool verbose = false;        // one line per parameter gradient too
-  std::string dump_path;       // when set, our traces (eval.*, train.*) and gradients (grad.*) are saved there
+  std::string dump_path;       // when set, our traces (eval.*, train.*), gradients (grad.*) and trajectories
+                               // (<opt>.<k>.{grad,param}.*) are saved there
 };
 
 struct ParityCheck {

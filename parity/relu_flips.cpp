@@ -140,4 +140,25 @@ std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, Parit
   return flips;
 }
 
+Tensor replay_relu_sides(const Tensor& pre, const Tensor& idx, const Tensor& val, const std::string& where,
+                         int64_t* flipped) {
+  if (idx.dim() != 1 || val.dim() != 1 || idx.size(0) != val.size(0))
+    throw std::runtime_error(where + ": idx " + idx.str() + " and val " + val.str() + " must be [n] and [n]");
+  const std::vector<int64_t> at = idx.to_vector<int64_t>();
+  const std::vector<double> ref = val.to_vector<double>();
+  const std::vector<float> ours = pre.to_vector<float>();
+  std::vector<float> shift;
+  for (size_t i = 0; i < at.size(); ++i) {
+    if (at[i] < 0 || at[i] >= int64_t(ours.size()))
+      throw std::runtime_error(where + ": position " + std::to_string(at[i]) + " outside the ReLU input " + pre.str());
+    const float x = ours[size_t(at[i])];
+    if ((x > 0) == (ref[i] > 0)) continue;
+    if (shift.empty()) shift.assign(ours.size(), 0.f);
+    shift[size_t(at[i])] = -2 * x;
+    ++*flipped;
+  }
+  if (shift.empty()) return pre;
+  return add(pre, Tensor::from_vector(shift, pre.shape(), pre.device()));
+}
+
 }  // namespace mrc::parity

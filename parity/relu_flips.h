@@ -43,4 +43,12 @@ std::vector<ReluFlip> find_relu_flips(MaskRCNN& model, const Trace& trace, Parit
 // Whether a flip at `flip` can move the gradient of parameter `param` (it lies upstream of the flip).
 bool upstream_of(const MaskRCNN& model, const std::string& param, const std::string& flip);
 
+// Along trajectories the flips are replayed instead, like the proposals and sampler picks: `pre` (a ReLU
+// input) with each flat position idx[i] given the side of zero of the reference's value val[i] (> 0 or not)
+// by negating ours there. Ours changes only where it already differs from the reference by more than its
+// own magnitude, and by at most twice that difference: rounding, not a different computation. The change is
+// a constant added to `pre`, so the gradient passes unchanged. Adds the positions changed to *flipped.
+Tensor replay_relu_sides(const Tensor& pre, const Tensor& idx, const Tensor& val, const std::string& where,
+                         int64_t* flipped);
+
 }  // namespace mrc::parity

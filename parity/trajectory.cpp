@@ -11,6 +11,7 @@
 
 #include "optim/adam.h"
 #include "optim/sgd.h"
+#include "parity/relu_flips.h"
 #include "parity/sampler_replay.h"
 
 namespace mrc::parity {
@@ -59,7 +60,8 @@ struct Worst {
 
 }  // namespace
 
-void check_trajectory(ParityChecker& c, const Reference& r, const std::string& opt, std::ostream* log) {
+void check_trajectory(ParityChecker& c, const Reference& r, const std::string& opt, std::ostream* log,
+                      TensorMap* dump) {
   const ParityOptions& o = c.options();
   const int64_t steps = meta_int(r, "trajectory_steps");
   const size_t n_losses = std::size(maskrcnn::kLossNames);
@@ -81,7 +83,7 @@ void check_trajectory(ParityChecker& c, const Reference& r, const std::string& o
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<double> envelope(n_losses, 0.0);
   Worst loss_worst;
-  int64_t bad_losses = 0, compared_losses = 0;
+  int64_t bad_losses = 0, compared_losses = 0, relu_flips = 0;
   for (int64_t k = 0; k < steps; ++k) {
     const std::string prefix = opt + "." + std::to_string(k) + ".";
     model->sampler_hook = replay_sampler(c, prefix, r.targets, o.trajectory_box_rtol);
@@ -91,18 +93,29 @@ void check_trajectory(ParityChecker& c, const Reference& r, const std::string& o
         replayed.push_back(c.at(prefix + "rpn.proposals." + std::to_string(i)).to(DType::Float32));
       return replayed;
     };
+    model->relu_hook = [&c, &prefix, &relu_flips](const std::string& site, const Tensor& pre) {
+      const std::string key = prefix + "relu." + site;
+      if (!c.has(key + ".idx")) return pre;
+      return replay_relu_sides(pre, c.at(key + ".idx"), c.at(key + ".val"), key, &relu_flips);
+    };
     maskrcnn::Losses losses;
+    maskrcnn::Trace trace;
+    if (dump) model->trace = &trace;
     try {
       losses = model->forward_train(r.images, r.targets);
     } catch (const std::exception& e) {  // e.g. no sampled ROI left after a failed replay
       model->sampler_hook = nullptr;
       model->proposal_hook = nullptr;
+      model->relu_hook = nullptr;
+      model->trace = nullptr;
       c.add(opt + ".steps", false, "stopped at step " + std::to_string(k) + " of " + std::to_string(steps) + ": " + e.what());
       bad_losses += int64_t(n_losses) * (steps - k);
       break;
     }
     model->sampler_hook = nullptr;
     model->proposal_hook = nullptr;
+    model->relu_hook = nullptr;
+    model->trace = nullptr;
     for (size_t j = 0; j < n_losses; ++j) {
       const std::string& name = maskrcnn::kLossNames[j];
       envelope[j] = std::max(envelope[j], spread[size_t(k) * n_losses + j]);
@@ -121,11 +134,19 @@ void check_trajectory(ParityChecker& c, const Reference& r, const std::string& o
     optimizer->zero_grad();
     losses.total.backward();
     optimizer->step();
+    if (dump) {
+      for (const auto& [name, t] : trace) (*dump)[prefix + "trace." + name] = t;
+      for (const auto& [name, p] : params) {
+        if (p.grad().defined()) (*dump)[prefix + "grad." + name] = p.grad().clone();
+        (*dump)[prefix + "param." + name] = p.detach().clone();
+      }
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   c.add(opt + ".losses", bad_losses == 0 && compared_losses == steps * int64_t(n_losses),
         std::to_string(compared_losses) + " of " + std::to_string(steps) + " steps x 5 losses compared, " +
-            std::to_string(bad_losses) + " beyond tolerance; " + loss_worst.str());
+            std::to_string(bad_losses) + " beyond tolerance; " + loss_worst.str() + "; " + std::to_string(relu_flips) +
+            " ReLU input(s) of the heads put on the reference's side of zero");
   Worst param_worst;
   int64_t bad = 0;
   for (const auto& [name, p] : params) {

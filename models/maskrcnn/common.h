@@ -69,15 +69,26 @@ SampledMasks draw_balanced(const Tensor& labels, int64_t batch_size, double posi
 
 // Named intermediate tensors of one forward pass (detached), e.g. "rpn.objectness.0".
 using Trace = std::map<std::string, Tensor>;
+// Sees each ReLU input of the heads (site e.g. "mask_head.2", "rpn.0") before its ReLU and returns what the
+// ReLU gets instead: parity trajectories make rounding-level inputs take the reference's side of zero.
+using ReluHook = std::function<Tensor(const std::string& site, const Tensor& pre)>;
 
 struct RunContext {
   Generator* gen = nullptr;
   const SamplerHook* sampler = nullptr;  // null: draw from gen
   Trace* trace = nullptr;                // null: record nothing
+  const ReluHook* relu = nullptr;        // null: ReLU inputs pass unchanged
   std::string prefix;                    // prepended to trace names
 
   void record(const std::string& name, const Tensor& t) const {
     if (trace) (*trace)[prefix + name] = t.detach();
+  }
+  // Whether the heads' ReLU inputs are wanted (recorded or hooked): else conv and ReLU may run fused.
+  bool sees_relu_inputs() const { return trace || relu; }
+  // A ReLU input of site `site`: recorded as "relu.<site>", then through the ReLU hook when one is set.
+  Tensor relu_input(const std::string& site, const Tensor& pre) const {
+    record("relu." + site, pre);
+    return relu ? (*relu)(site, pre) : pre;
   }
   SampledMasks sample(SamplerStage stage, int64_t image, const Tensor& labels, const Tensor& candidates,
                       int64_t batch_size, double positive_fraction) const;

@@ -50,6 +50,7 @@ RunContext MaskRCNN::context(const std::string& prefix) {
   ctx.gen = &gen_;
   ctx.sampler = sampler_hook ? &sampler_hook : nullptr;
   ctx.trace = trace;
+  ctx.relu = relu_hook ? &relu_hook : nullptr;
   ctx.prefix = prefix;
   return ctx;
 }
@@ -135,8 +136,8 @@ std::vector<Detections> MaskRCNN::detect(const std::vector<Tensor>& images) {
     return transform.forward(images, nullptr);
   }();
   ctx.record("images", il.tensors);
-  // the trunk as a replayed CUDA graph (graphed_trunk.h), unless tracing (the trace wants every ReLU input)
-  const bool graphed = cuda_graphs() && il.tensors.is_cuda() && !trace;
+  // the trunk as a replayed CUDA graph (graphed_trunk.h), unless the ReLU inputs are recorded or hooked
+  const bool graphed = cuda_graphs() && il.tensors.is_cuda() && !ctx.sees_relu_inputs();
   TrunkOutput trunk;
   if (graphed) trunk = graphed_trunk->run(*backbone, *rpn->head, il.tensors);
   else trunk.features = backbone->forward(il.tensors);

@@ -62,6 +62,7 @@ class MaskRCNN : public Module {
   // choice (top-k, NMS over near-tied objectness scores) that rounding alone can change.
   std::function<std::vector<Tensor>(const std::vector<Tensor>& proposals)> proposal_hook;
   Trace* trace = nullptr;    // when set, receives the intermediate tensors of each forward
+  ReluHook relu_hook;        // when set, sees the heads' ReLU inputs (RunContext::relu_input)
 
   std::shared_ptr<BackboneWithFPN> backbone;
   std::shared_ptr<RegionProposalNetwork> rpn;

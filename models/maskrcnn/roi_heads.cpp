@@ -20,10 +20,8 @@ TwoMLPHead::TwoMLPHead(int64_t in_features, int64_t representation, Generator& g
 Tensor TwoMLPHead::forward(const Tensor& x) { return forward(x, RunContext{}); }
 
 Tensor TwoMLPHead::forward(const Tensor& x, const RunContext& ctx) {
-  const Tensor a = fc6->forward(x.flatten(1));
-  ctx.record("relu.box_head.fc6", a);
-  const Tensor b = fc7->forward(relu(a));
-  ctx.record("relu.box_head.fc7", b);
+  const Tensor a = ctx.relu_input("box_head.fc6", fc6->forward(x.flatten(1)));
+  const Tensor b = ctx.relu_input("box_head.fc7", fc7->forward(relu(a)));
   return relu(b);
 }
 
@@ -82,23 +80,16 @@ Tensor RoIHeads::mask_logits(const std::vector<Tensor>& features, const std::vec
                          features[0].device());
   const Tensor x = multiscale_roi_align(features, rois, sizes, cfg_.MASK_POOL_SIZE, cfg_.MASK_POOL_SIZE,
                                         cfg_.ROI_SAMPLING_RATIO);
-  // the four conv -> ReLU blocks, each one pass (the ReLU in the conv's epilogue) unless tracing records the
-  // ReLU's input
+  // the four conv -> ReLU blocks, each one pass (the ReLU in the conv's epilogue) unless the ReLU's input is
+  // recorded or hooked
   Tensor h = x;
   for (size_t i = 0; i < mask_head->size(); ++i) {
     auto& conv = dynamic_cast<Conv2d&>(dynamic_cast<Sequential&>((*mask_head)[i])[0]);
-    if (!ctx.trace) {
-      h = conv.forward_relu(h);
-      continue;
-    }
-    const Tensor pre = conv.forward(h);
-    ctx.record("relu.mask_head." + std::to_string(i), pre);
-    h = relu(pre);
+    h = ctx.sees_relu_inputs() ? relu(ctx.relu_input("mask_head." + std::to_string(i), conv.forward(h)))
+                               : conv.forward_relu(h);
   }
-  if (!ctx.trace) return mask_predictor->forward(h);
-  const Tensor pre = (*mask_predictor)[0].forward(h);
-  ctx.record("relu.mask_predictor", pre);
-  return (*mask_predictor)[2].forward(relu(pre));
+  if (!ctx.sees_relu_inputs()) return mask_predictor->forward(h);
+  return (*mask_predictor)[2].forward(relu(ctx.relu_input("mask_predictor", (*mask_predictor)[0].forward(h))));
 }
 
 namespace {

@@ -35,9 +35,7 @@ std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::
   for (const Tensor& f : features) {
     Tensor t;
     if (ctx) {  // the ReLU's input recorded
-      const Tensor pre = conv->forward(f);
-      ctx->record("relu.rpn." + std::to_string(logits.size()), pre);
-      t = relu(pre);
+      t = relu(ctx->relu_input("rpn." + std::to_string(logits.size()), conv->forward(f)));
     } else {
       t = conv->forward_relu(f);
     }
